@@ -1,0 +1,60 @@
+"""The one exception hierarchy of gridsim.
+
+Every error a user can cause derives from :class:`GridsimError`. The CLI turns
+these into a one-line message and exit code 2; anything else is a bug.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class GridsimError(Exception):
+    """Base class of every error gridsim raises on purpose."""
+
+
+class ModelLoadError(GridsimError):
+    """A model could not be loaded: unknown name, missing or malformed file."""
+
+
+class InputFileError(GridsimError):
+    """A JSON / CSV / YAML file is malformed. The message names the file."""
+
+
+class UnknownElementError(GridsimError):
+    """An element reference (e.g. ``line:17``) does not exist in the model."""
+
+
+class StateError(GridsimError):
+    """A network state (switch states, faults) does not fit the topology."""
+
+
+@dataclass(frozen=True)
+class ValidationIssue:
+    """One finding of :func:`gridsim.validate_model`.
+
+    ``element`` is the table (``bus``, ``line``, ``customers``, ...), ``field``
+    the column, ``ids`` the element ids (pandapower indices or customer ids,
+    never row positions) and ``message`` says what is wrong and how to fix it.
+    """
+
+    element: str
+    field: str
+    ids: tuple = field(default_factory=tuple)
+    message: str = ""
+    code: str = ""
+
+    def __str__(self) -> str:
+        shown = ", ".join(str(i) for i in self.ids[:10])
+        more = f" (+{len(self.ids) - 10} more)" if len(self.ids) > 10 else ""
+        where = f"{self.element}.{self.field}" if self.field else self.element
+        ids = f" [{shown}{more}]" if self.ids else ""
+        return f"{where}{ids}: {self.message}"
+
+
+class ModelValidationError(GridsimError):
+    """Raised by :func:`gridsim.assert_valid`; carries every issue found."""
+
+    def __init__(self, issues: list[ValidationIssue]):
+        self.issues = list(issues)
+        lines = "; ".join(str(i) for i in self.issues)
+        super().__init__(f"{len(self.issues)} validation error(s): {lines}")
