@@ -35,6 +35,7 @@ class ValidationIssue:
     ``element`` is the table (``bus``, ``line``, ``customers``, ...), ``field``
     the column, ``ids`` the element ids (pandapower indices or customer ids,
     never row positions) and ``message`` says what is wrong and how to fix it.
+    ``code`` names the check, ``severity`` is ``error`` or ``warning``.
     """
 
     element: str
@@ -42,6 +43,8 @@ class ValidationIssue:
     ids: tuple = field(default_factory=tuple)
     message: str = ""
     code: str = ""
+    #: ``error`` (refused by ``assert_valid``) or ``warning`` (reported only).
+    severity: str = "error"
 
     def __str__(self) -> str:
         shown = ", ".join(str(i) for i in self.ids[:10])

@@ -273,17 +273,38 @@ def _prefix_by_preorder_f(node_at, n_reached, w):
 
 
 @njit(cache=True)
-def _node_kept(pre, size, low, parent, node_at, n_reached, prefix):
+def _node_kept(pre, size, low, parent, node_at, n_reached, p_bus, p_cust, p_crit):
     """For every reached node v: the weight, inside v's subtree, that stays
-    supplied when v is removed (children whose subtree has a back edge above v)."""
+    supplied when v is removed (children whose subtree has a back edge above v).
+    One pass for the three weights (buses, customers, critical customers)."""
     n = pre.shape[0]
-    kept = np.zeros(n, np.int64)
+    k_bus = np.zeros(n, np.int64)
+    k_cust = np.zeros(n, np.int64)
+    k_crit = np.zeros(n, np.int64)
     for i in range(1, n_reached):
         c = node_at[i]
         p = parent[c]
         if low[c] < pre[p]:
-            kept[p] += prefix[pre[c] + size[c]] - prefix[pre[c]]
-    return kept
+            a = pre[c]
+            z = a + size[c]
+            k_bus[p] += p_bus[z] - p_bus[a]
+            k_cust[p] += p_cust[z] - p_cust[a]
+            k_crit[p] += p_crit[z] - p_crit[a]
+    return k_bus, k_cust, k_crit
+
+
+@njit(cache=True)
+def _prefix3(node_at, n_reached, w_bus, w_cust, w_crit):
+    """Prefix sums in preorder of the three node weights, one pass."""
+    p_bus = np.zeros(n_reached + 1, np.int64)
+    p_cust = np.zeros(n_reached + 1, np.int64)
+    p_crit = np.zeros(n_reached + 1, np.int64)
+    for i in range(n_reached):
+        v = node_at[i]
+        p_bus[i + 1] = p_bus[i] + w_bus[v]
+        p_cust[i + 1] = p_cust[i] + w_cust[v]
+        p_crit[i + 1] = p_crit[i] + w_crit[v]
+    return p_bus, p_cust, p_crit
 
 
 @njit(cache=True)

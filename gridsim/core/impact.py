@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from gridsim.core import _kernels as K
-from gridsim.core.topology import ELEMENT_ORDER, State, Topology
+from gridsim.core.topology import _PROT_ORDER, DEVICE_KINDS as DEVICE_KINDS_ALL, ELEMENT_ORDER, State, Topology
 from gridsim.errors import StateError
 from gridsim.types import CLASS_ORDER
 
@@ -144,12 +144,57 @@ def _single_arrays(topo: Topology, state: State | None):
     cached = a.extras.get("sweep")
     if cached is not None:
         return cached
+    prot_dev, prot_node = _upstream_protection(topo, a)
     res = K._sweep(topo.elem_is_node, topo.elem_ref, topo.br_from, topo.br_to, a.cond, a.pre, a.size, a.low,
                    a.parent, a.parent_branch, a.prefix_bus, a.prefix_cust, a.prefix_crit, a.kept_bus,
-                   a.kept_cust, a.kept_crit, topo.br_prot_dev, topo.br_prot_node, topo.br_own_trip,
+                   a.kept_cust, a.kept_crit, prot_dev, prot_node, topo.br_own_trip,
                    a.dev_above, a.dev_below)
     a.extras["sweep"] = res
     return res
+
+
+def _upstream_protection(topo: Topology, a) -> tuple[np.ndarray, np.ndarray]:
+    """``br_prot_dev`` / ``br_prot_node`` with, per tree branch, a protective device
+    at the branch's upstream end preferred over the compile-time choice.
+
+    Fix (tests/unit/test_core_reference.py::test_tripping_radial): a branch may carry
+    protective devices at both ends (a CB at the feeder head plus a model.yaml
+    recloser or fuse at the far end). compile_topology keeps one per branch, the most
+    local kind, regardless of its end; when that one sits at the downstream end in
+    this state, ``_sweep`` ignored the upstream device of the faulted branch itself
+    and reported the next device further up (or none). Which end is upstream depends
+    on the state, so the choice is refined here, per analysed state.
+    """
+    dev, node = topo.br_prot_dev, topo.br_prot_node
+    rank = np.array([_PROT_ORDER.get(k, 99) for k in DEVICE_KINDS_ALL])[topo.dev_kind] if len(topo.dev_kind) \
+        else np.empty(0, np.int64)
+    prot = np.flatnonzero(rank < 99)
+    if prot.size == 0:
+        return dev, node
+    child = np.full(topo.n_branch, -1, np.int64)
+    reached = a.node_at[1:]
+    child[a.parent_branch[reached]] = reached
+    b = topo.dev_branch[prot].astype(np.int64)
+    c = child[b]
+    up = np.where(c >= 0, a.parent[np.maximum(c, 0)], -1)
+    at_up = (c >= 0) & ((topo.dev_node[prot] < 0) | (topo.dev_node[prot] == up))
+    cand = prot[at_up]
+    if cand.size == 0:
+        return dev, node
+    order = np.lexsort((cand, rank[cand], topo.dev_branch[cand]))
+    cand = cand[order]
+    first = np.ones(cand.size, bool)
+    first[1:] = topo.dev_branch[cand][1:] != topo.dev_branch[cand][:-1]
+    best = cand[first]
+    bb = topo.dev_branch[best].astype(np.int64)
+    cur_node = node[bb]
+    wrong_end = (cur_node >= 0) & (cur_node != a.parent[child[bb]])  # chosen device sits downstream
+    if not wrong_end.any():
+        return dev, node
+    dev, node = dev.copy(), node.copy()
+    dev[bb[wrong_end]] = best[wrong_end]
+    node[bb[wrong_end]] = topo.dev_node[best[wrong_end]]
+    return dev, node
 
 
 def sweep_single_faults(topo: Topology, state: State | None = None, **kwargs) -> pd.DataFrame:
@@ -267,3 +312,49 @@ def sweep_storms(topo: Topology, faults_csr, state: State | None = None) -> Stor
         critical_by_class={topo.critical_classes[j].value: out[:, 3 + j] for j in range(len(crit_cols))},
         method=method,
     )
+
+
+def critical_exposure(topo: Topology, state: State | None = None) -> pd.DataFrame:
+    """For every critical customer: the single faults (elements) that cut it off.
+
+    Walks each critical customer's path to the source in the traversal tree;
+    an element on that path counts when its loss disconnects the customer
+    (a bridge branch, or a node whose removal cuts the subtree holding it).
+    """
+    a = topo.analysis(state)
+    crit_codes = [CLASS_ORDER.index(c) for c in topo.critical_classes]
+    rows = np.flatnonzero(np.isin(topo.cust_class, crit_codes))
+    # branch / node -> element position
+    br_elem_pos = np.full(topo.n_branch, -1, np.int64)
+    node_elem_pos = np.full(topo.n_node, -1, np.int64)
+    isn = topo.elem_is_node
+    br_elem_pos[topo.elem_ref[~isn]] = np.flatnonzero(~isn)
+    node_elem_pos[topo.elem_ref[isn]] = np.flatnonzero(isn)
+    out = []
+    for r in rows:
+        v = int(topo.cust_node[r])
+        elems: list[int] = []
+        if a.pre[v] >= 0:
+            if node_elem_pos[v] >= 0:
+                elems.append(node_elem_pos[v])
+            c = v
+            while a.parent[c] >= 0:
+                p = int(a.parent[c])
+                b = int(a.parent_branch[c])
+                if a.low[c] >= a.pre[c] and br_elem_pos[b] >= 0:
+                    elems.append(br_elem_pos[b])
+                if a.low[c] >= a.pre[p] and node_elem_pos[p] >= 0:
+                    elems.append(node_elem_pos[p])
+                c = p
+        labels = [topo.element_label(e) for e in elems]
+        out.append({
+            "customer_id": str(topo.cust_ids[r]),
+            "class": CLASS_ORDER[int(topo.cust_class[r])].value,
+            "bus": int(topo.bus_ids[topo.node_bus_row[v]]),
+            "supplied": bool(a.pre[v] >= 0),
+            "single_faults": len(elems),
+            "lines": sum(lab.startswith("line:") for lab in labels),
+            "elements": " ".join(labels),
+        })
+    cols = ["customer_id", "class", "bus", "supplied", "single_faults", "lines", "elements"]
+    return pd.DataFrame(out, columns=cols)

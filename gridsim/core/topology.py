@@ -156,6 +156,7 @@ class Topology:
     elem_ref: np.ndarray
     elem_offsets: dict           # ElementType -> (start, pandas.Index of ids)
     _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _hints: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -278,25 +279,33 @@ class Topology:
 
 def _analyse(topo: Topology, state: State) -> Analysis:
     cond = topo.conducting(state)
-    order, n_reached, parent, parent_branch, n_extra = K._bfs_tree(
-        topo.indptr, topo.adj_node, topo.adj_branch, cond, 0)
-    radial = n_extra == 0
-    if radial:
-        size, pre, node_at = K._tree_preorder(order, n_reached, parent, topo.n_node)
-        low = pre
-    else:
+    if topo._hints.get("meshed"):
+        # this network was meshed before: go straight to the low-link DFS, which
+        # also serves radial states (no back edge <=> low == pre everywhere)
         pre, size, low, parent, parent_branch, node_at, n_reached = K._dfs_lowlink(
             topo.indptr, topo.adj_node, topo.adj_branch, cond, 0)
-    prefix_bus = K._prefix_by_preorder(node_at, n_reached, topo.node_is_bus)
-    prefix_cust = K._prefix_by_preorder(node_at, n_reached, topo.node_cust)
-    prefix_crit = K._prefix_by_preorder(node_at, n_reached, topo.node_crit)
+        n_tree = max(int(n_reached) - 1, 0)
+        radial = int(np.count_nonzero(cond[parent_branch[node_at[1:n_reached]]])) == n_tree and \
+            bool(np.array_equal(low, pre))
+    else:
+        order, n_reached, parent, parent_branch, n_extra = K._bfs_tree(
+            topo.indptr, topo.adj_node, topo.adj_branch, cond, 0)
+        radial = n_extra == 0
+        if radial:
+            size, pre, node_at = K._tree_preorder(order, n_reached, parent, topo.n_node)
+            low = pre
+        else:
+            topo._hints["meshed"] = True
+            pre, size, low, parent, parent_branch, node_at, n_reached = K._dfs_lowlink(
+                topo.indptr, topo.adj_node, topo.adj_branch, cond, 0)
+    prefix_bus, prefix_cust, prefix_crit = K._prefix3(node_at, n_reached, topo.node_is_bus, topo.node_cust,
+                                                      topo.node_crit)
     if radial:
         zero = np.zeros(topo.n_node, np.int64)
         kept_bus = kept_cust = kept_crit = zero
     else:
-        kept_bus = K._node_kept(pre, size, low, parent, node_at, n_reached, prefix_bus)
-        kept_cust = K._node_kept(pre, size, low, parent, node_at, n_reached, prefix_cust)
-        kept_crit = K._node_kept(pre, size, low, parent, node_at, n_reached, prefix_crit)
+        kept_bus, kept_cust, kept_crit = K._node_kept(pre, size, low, parent, node_at, n_reached,
+                                                      prefix_bus, prefix_cust, prefix_crit)
     dev_above, dev_below = K._devices_above(node_at, n_reached, pre, low, parent, parent_branch,
                                             topo.br_prot_dev)
     supplied = pre >= 0

@@ -1,0 +1,336 @@
+"""Model validation: return issues as data; :func:`assert_valid` raises.
+
+Every check is vectorised (pandas / numpy / scipy) and reports pandapower
+indices or customer ids, never row positions. Issue codes:
+
+``unknown_bus``, ``switch_unknown_element``, ``switch_bus_not_on_element``,
+``duplicate_index``, ``duplicate_customer_id``, ``no_source``,
+``customer_unknown_bus``, ``negative_count``, ``negative_length``,
+``negative_p_kw``, ``unknown_customer_class``, ``unsupported_element``,
+``device_unknown_element``, ``device_bus_not_on_element``,
+``device_unknown_switch`` (errors) and ``unsupplied_buses`` (warning).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from gridsim.errors import ModelValidationError, ValidationIssue
+from gridsim.types import CustomerClass
+
+#: Tables holding bus references, and their bus columns.
+BUS_REFERENCES: dict[str, tuple[str, ...]] = {
+    "line": ("from_bus", "to_bus"),
+    "trafo": ("hv_bus", "lv_bus"),
+    "trafo3w": ("hv_bus", "mv_bus", "lv_bus"),
+    "switch": ("bus",),
+    "load": ("bus",),
+    "sgen": ("bus",),
+    "gen": ("bus",),
+    "ext_grid": ("bus",),
+    "storage": ("bus",),
+    "shunt": ("bus",),
+    "motor": ("bus",),
+    "ward": ("bus",),
+    "xward": ("bus",),
+    "asymmetric_load": ("bus",),
+    "asymmetric_sgen": ("bus",),
+}
+
+#: pandapower elements that connect buses (or need DC buses) and that gridsim does
+#: not model. In-service rows are refused instead of silently ignored.
+UNSUPPORTED_ELEMENTS: dict[str, str] = {
+    "impedance": "replace it by a line or a bus-bus switch",
+    "dcline": "gridsim models AC distribution networks only; remove it",
+    "tcsc": "replace it by a line",
+    "line_dc": "gridsim models AC distribution networks only; remove it",
+    "bus_dc": "gridsim models AC distribution networks only; remove it",
+    "vsc": "gridsim models AC distribution networks only; remove it",
+    "vsc_stacked": "gridsim models AC distribution networks only; remove it",
+    "vsc_bipolar": "gridsim models AC distribution networks only; remove it",
+}
+
+_CLASS_VALUES = tuple(c.value for c in CustomerClass)
+
+
+def _ids(values: Iterable) -> tuple:
+    """Plain-python ids (ints stay ints), sorted and unique."""
+    arr = pd.unique(pd.Series(list(values) if not isinstance(values, (pd.Index, pd.Series, np.ndarray))
+                              else values))
+    out = [v.item() if hasattr(v, "item") else v for v in arr]
+    try:
+        return tuple(sorted(out))
+    except TypeError:
+        return tuple(out)
+
+
+def _table(net, name: str) -> pd.DataFrame | None:
+    df = net[name] if name in net else None
+    return df if isinstance(df, pd.DataFrame) else None
+
+
+def _in_service(df: pd.DataFrame) -> pd.Series:
+    if "in_service" in df.columns:
+        return df["in_service"].fillna(False).astype(bool)
+    return pd.Series(True, index=df.index)
+
+
+def _plural(ids: tuple, one: str, many: str) -> str:
+    return one if len(ids) == 1 else many
+
+
+def _show(ids: tuple, limit: int = 5) -> str:
+    s = ", ".join(str(i) for i in ids[:limit])
+    return s + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def check_duplicate_index(net) -> list[ValidationIssue]:
+    issues = []
+    for name in ("bus", *BUS_REFERENCES):
+        df = _table(net, name)
+        if df is None or not len(df):
+            continue
+        dup = df.index[df.index.duplicated()]
+        if len(dup):
+            ids = _ids(dup)
+            issues.append(ValidationIssue(
+                name, "index", ids, f"{name} index {_show(ids)} used more than once; give every {name} "
+                f"a unique index (e.g. net.{name}.reset_index(drop=True))", "duplicate_index"))
+    return issues
+
+
+def check_unknown_bus(net) -> list[ValidationIssue]:
+    issues = []
+    buses = net.bus.index
+    for name, cols in BUS_REFERENCES.items():
+        df = _table(net, name)
+        if df is None or not len(df):
+            continue
+        for col in cols:
+            if col not in df.columns:
+                continue
+            bad = df[~df[col].isin(buses)]
+            if len(bad):
+                ids = _ids(bad.index)
+                refs = _show(_ids(bad[col]))
+                issues.append(ValidationIssue(
+                    name, col, ids,
+                    f"{name} {_show(ids)} {_plural(ids, 'refers', 'refer')} to bus {refs}, which does not "
+                    f"exist; add the bus or drop the {name}", "unknown_bus"))
+    return issues
+
+
+def check_switches(net) -> list[ValidationIssue]:
+    sw = _table(net, "switch")
+    if sw is None or not len(sw):
+        return []
+    issues = []
+    et = sw["et"].astype(str)
+    targets = {"l": ("line", net.line.index), "t": ("trafo", net.trafo.index),
+               "t3": ("trafo3w", net.trafo3w.index), "b": ("bus", net.bus.index)}
+    for code, (table, index) in targets.items():
+        sel = sw[et == code]
+        bad = sel[~sel["element"].isin(index)]
+        if len(bad):
+            ids = _ids(bad.index)
+            issues.append(ValidationIssue(
+                "switch", "element", ids,
+                f"switch {_show(ids)} (et='{code}') {_plural(ids, 'refers', 'refer')} to {table} "
+                f"{_show(_ids(bad['element']))}, which does not exist; fix switch.element or drop the switch",
+                "switch_unknown_element"))
+    unknown_et = sw[~et.isin(list(targets))]
+    if len(unknown_et):
+        ids = _ids(unknown_et.index)
+        issues.append(ValidationIssue(
+            "switch", "et", ids, f"switch {_show(ids)} has element type {_show(_ids(unknown_et['et']))}; "
+            "use 'l' (line), 't' (trafo), 't3' (trafo3w) or 'b' (bus)", "switch_unknown_element"))
+    # a line / trafo switch must sit at one of the element's buses
+    for code, table, cols in (("l", "line", ("from_bus", "to_bus")), ("t", "trafo", ("hv_bus", "lv_bus")),
+                              ("t3", "trafo3w", ("hv_bus", "mv_bus", "lv_bus"))):
+        target = net[table][~net[table].index.duplicated()]  # duplicates are reported on their own
+        sel = sw[(et == code) & sw["element"].isin(target.index)]
+        if not len(sel):
+            continue
+        elem = target.loc[sel["element"].to_numpy(), list(cols)].to_numpy()
+        at_end = (elem == sel["bus"].to_numpy()[:, None]).any(axis=1)
+        bad = sel[~at_end]
+        if len(bad):
+            ids = _ids(bad.index)
+            issues.append(ValidationIssue(
+                "switch", "bus", ids,
+                f"switch {_show(ids)} {_plural(ids, 'sits', 'sit')} at bus {_show(_ids(bad['bus']))}, which is "
+                f"not an end of its {table} {_show(_ids(bad['element']))}; set switch.bus to one of the "
+                f"{table}'s buses", "switch_bus_not_on_element"))
+    return issues
+
+
+def check_source(net) -> list[ValidationIssue]:
+    eg = _table(net, "ext_grid")
+    n_eg = int(_in_service(eg).sum()) if eg is not None and len(eg) else 0
+    gen = _table(net, "gen")
+    n_slack = 0
+    if gen is not None and len(gen) and "slack" in gen.columns:
+        n_slack = int((_in_service(gen) & gen["slack"].fillna(False).astype(bool)).sum())
+    if n_eg + n_slack == 0:
+        return [ValidationIssue("ext_grid", "", (), "the network has no source: no in-service ext_grid and no "
+                                "slack gen; add one with pandapower.create_ext_grid(net, bus)", "no_source")]
+    return []
+
+
+def check_negative_lengths(net) -> list[ValidationIssue]:
+    line = net.line
+    bad = line[line["length_km"].astype(float) < 0]
+    if len(bad):
+        ids = _ids(bad.index)
+        return [ValidationIssue("line", "length_km", ids, f"line {_show(ids)} {_plural(ids, 'has', 'have')} a "
+                                "negative length; set length_km >= 0", "negative_length")]
+    return []
+
+
+def check_unsupported(net) -> list[ValidationIssue]:
+    issues = []
+    for name, fix in UNSUPPORTED_ELEMENTS.items():
+        df = _table(net, name)
+        if df is None or not len(df):
+            continue
+        bad = df[_in_service(df)]
+        if len(bad):
+            ids = _ids(bad.index)
+            issues.append(ValidationIssue(
+                name, "", ids, f"gridsim does not model pandapower '{name}' elements ({_show(ids)}); {fix}, "
+                "or set them out of service", "unsupported_element"))
+    return issues
+
+
+def check_customers(model) -> list[ValidationIssue]:
+    cust = model.customers
+    if cust is None or not len(cust):
+        return []
+    issues = []
+    cid = cust["customer_id"].astype(str)
+    dup = cid[cid.duplicated()]
+    if len(dup):
+        ids = _ids(dup)
+        issues.append(ValidationIssue("customers", "customer_id", ids, f"customer id {_show(ids)} used more than "
+                                      "once; make customer ids unique", "duplicate_customer_id"))
+    bad = cust[~cust["bus"].isin(model.net.bus.index)]
+    if len(bad):
+        ids = _ids(bad["customer_id"].astype(str))
+        issues.append(ValidationIssue(
+            "customers", "bus", ids, f"customer {_show(ids)} {_plural(ids, 'is', 'are')} on bus "
+            f"{_show(_ids(bad['bus']))}, which does not exist; fix the bus or drop the customer",
+            "customer_unknown_bus"))
+    for col, code, what in (("count", "negative_count", "count"), ("p_kw", "negative_p_kw", "demand p_kw")):
+        if col not in cust.columns:
+            continue
+        bad = cust[pd.to_numeric(cust[col], errors="coerce") < 0]
+        if len(bad):
+            ids = _ids(bad["customer_id"].astype(str))
+            issues.append(ValidationIssue("customers", col, ids, f"customer {_show(ids)} {_plural(ids, 'has', 'have')} "
+                                          f"a negative {what}; set {col} >= 0", code))
+    bad = cust[~cust["class"].astype(str).isin(_CLASS_VALUES)]
+    if len(bad):
+        ids = _ids(bad["customer_id"].astype(str))
+        issues.append(ValidationIssue(
+            "customers", "class", ids, f"customer {_show(ids)} {_plural(ids, 'has', 'have')} class "
+            f"{_show(_ids(bad['class'].astype(str)))}, which is not one of {', '.join(_CLASS_VALUES)}",
+            "unknown_customer_class"))
+    return issues
+
+
+def check_devices(model) -> list[ValidationIssue]:
+    issues = []
+    net = model.net
+    dev = model.devices
+    if dev is not None and len(dev):
+        yaml_dev = dev[dev["origin"] == "model.yaml"]
+        for table in ("line", "trafo", "trafo3w"):
+            sel = yaml_dev[yaml_dev["element_type"] == table]
+            if not len(sel):
+                continue
+            bad = sel[~sel["element_id"].isin(net[table].index)]
+            if len(bad):
+                ids = _ids(bad["device_id"])
+                issues.append(ValidationIssue(
+                    "devices", "element_id", ids,
+                    f"model.yaml device {_show(ids)} {_plural(ids, 'is', 'are')} on {table} "
+                    f"{_show(_ids(bad['element_id']))}, which does not exist; fix or remove the model.yaml entry",
+                    "device_unknown_element"))
+            ok = sel[sel["element_id"].isin(net[table].index) & (sel["bus"] >= 0)]
+            if len(ok) and table == "line":
+                line = net.line[~net.line.index.duplicated()]
+                ends = line.loc[ok["element_id"].to_numpy(), ["from_bus", "to_bus"]].to_numpy()
+                bad = ok[~(ends == ok["bus"].to_numpy()[:, None]).any(axis=1)]
+                if len(bad):
+                    ids = _ids(bad["device_id"])
+                    issues.append(ValidationIssue(
+                        "devices", "bus", ids, f"model.yaml device {_show(ids)} {_plural(ids, 'sits', 'sit')} at "
+                        f"bus {_show(_ids(bad['bus']))}, which is not an end of its line; fix the entry's bus",
+                        "device_bus_not_on_element"))
+    dmeta = (model.meta or {}).get("devices") or {}
+    for key in ("switch_kinds", "remote_switches"):
+        refs = dmeta.get(key) or []
+        try:
+            refs = pd.Index([int(x) for x in refs])
+        except (TypeError, ValueError):
+            continue  # build_device_table already refused malformed entries
+        bad = refs[~refs.isin(net.switch.index)]
+        if len(bad):
+            ids = _ids(bad)
+            issues.append(ValidationIssue(
+                "devices", key, ids, f"model.yaml devices.{key} names switch {_show(ids)}, which does not exist "
+                "in net.switch; fix or remove the entry", "device_unknown_switch"))
+    return issues
+
+
+def check_islands(net) -> list[ValidationIssue]:
+    """Warning: in-service buses not connected to a source through closed, in-service branches."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from gridsim.model.devices import _closed_graph, _source_buses
+
+    bus = net.bus[_in_service(net.bus)]
+    if not len(bus):
+        return []
+    try:
+        edges = _closed_graph(net)
+    except (KeyError, ValueError):
+        return []  # structural errors are reported by the other checks
+    pos = pd.Index(bus.index)
+    u = pos.get_indexer(edges["u"])
+    v = pos.get_indexer(edges["v"])
+    keep = (u >= 0) & (v >= 0)
+    n = len(pos)
+    g = coo_matrix((np.ones(int(keep.sum())), (u[keep], v[keep])), shape=(n, n))
+    _, label = connected_components(g, directed=False)
+    src = pos.get_indexer(_source_buses(net))
+    supplied = np.isin(label, label[src[src >= 0]])
+    if supplied.all():
+        return []
+    ids = _ids(pos[~supplied])
+    return [ValidationIssue("bus", "", ids, f"{len(ids)} bus(es) ({_show(ids)}) have no supply as built "
+                            "(no closed path to an ext_grid); close a switch, connect them or set them out of "
+                            "service", "unsupplied_buses", severity="warning")]
+
+
+def validate_model(model) -> list[ValidationIssue]:
+    """All issues of ``model`` (errors and warnings); never raises on bad data, never prints."""
+    net = model.net
+    issues = (check_duplicate_index(net) + check_unknown_bus(net) + check_switches(net)
+              + check_source(net) + check_negative_lengths(net) + check_unsupported(net)
+              + check_customers(model) + check_devices(model))
+    if not any(i.code in ("unknown_bus", "duplicate_index", "switch_unknown_element", "no_source") for i in issues):
+        issues += check_islands(net)
+    return issues
+
+
+def assert_valid(model) -> list[ValidationIssue]:
+    """Raise :class:`ModelValidationError` on any error-level issue; return the warnings."""
+    issues = validate_model(model)
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise ModelValidationError(errors)
+    return issues

@@ -1,0 +1,1182 @@
+"""Crew scheduling: in which order, and by which crew, are faults repaired.
+
+The abstract problem (no network code here; the planner builds it from the
+network):
+
+* **Jobs** ``j = 0..J-1`` — one repair each, at ``(x_km[j], y_km[j])``, lasting
+  ``repair_min[j]``. ``weight[j]`` is the priority-weighted number of customers
+  whose supply comes back when job ``j`` *and all its ancestor jobs* are done,
+  ``customers[j]`` the plain count (for CMI) and ``critical_by_class[j, c]`` the
+  critical customers of class ``CLASS_ORDER[c]`` among them.
+* **Precedence forest** ``parent[j]``: the nearest upstream job (``-1``: none).
+  The customers of ``j`` come back at ``R_j = max(C_i for i in ancestors(j) ∪ {j})``
+  where ``C_i`` is the completion time of job ``i``. Precedence only acts on
+  restoration: a crew *may* repair a downstream job before its upstream job
+  is finished (parallel work is allowed), the customers just wait for the
+  last repair on their path.
+* **Crews** ``k = 0..K-1`` — start at their depot at ``crew_available_from_min[k]``,
+  drive at ``crew_speed_kmh[k]`` and do their jobs one after the other:
+  travel from the depot (or the previous job), then repair. Jobs are not split.
+  Travel time = ``travel_factor`` × straight-line distance / speed
+  (``travel_factor`` ≈ 1.3 accounts for winding roads). ``crew_shift_end_min``
+  is soft: overtime (last finish − shift end) is reported, not forbidden. A
+  crew does not have to return to its depot.
+
+All times are minutes from the planning instant ``t = 0``.
+
+Objective: minimize ``Σ_j weight[j] · R_j`` (priority-weighted customer minutes
+interrupted). :func:`evaluate` is the single place where it is computed;
+every strategy returns an *assignment* (per crew, the ordered list of its
+jobs) and :func:`solve` turns it into a :class:`Schedule` through
+:func:`evaluate`.
+
+Pipeline::
+
+    problem = make_problem(x_km=..., ..., crew_speed_kmh=...)    # build (validated)
+    schedule = solve(problem, "local_search")                    # solve + evaluate
+    schedule.to_frame()                                          # assign back
+
+Strategies are functions ``problem, **options -> assignment`` registered by
+name with :func:`register`; see :data:`STRATEGIES`.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from gridsim.errors import GridsimError
+from gridsim.types import CLASS_ORDER, CustomerClass
+
+__all__ = [
+    "ScheduleError", "ScheduleInputError", "UnknownStrategyError", "ProblemTooLargeError",
+    "ScheduleProblem", "make_problem", "CrewRoute", "Schedule", "Assignment",
+    "evaluate", "solve", "register", "STRATEGIES",
+]
+
+#: Per crew, the ordered job indices it repairs.
+Assignment = list[list[int]]
+
+
+# --------------------------------------------------------------------------- errors
+# (candidates for gridsim/errors.py; kept here so this module stands alone)
+
+class ScheduleError(GridsimError):
+    """Base class of the crew-scheduling errors."""
+
+
+class ScheduleInputError(ScheduleError):
+    """A scheduling problem or an assignment is malformed (the message says how to fix it)."""
+
+
+class UnknownStrategyError(ScheduleError):
+    """No strategy is registered under the requested name."""
+
+
+class ProblemTooLargeError(ScheduleError):
+    """The exact solver refuses an instance above its size limit."""
+
+
+# --------------------------------------------------------------------------- problem
+
+def _ids_text(ids: np.ndarray, where: np.ndarray) -> str:
+    bad = [str(i) for i in np.asarray(ids)[where][:10]]
+    more = f" (+{int(np.count_nonzero(where)) - 10} more)" if np.count_nonzero(where) > 10 else ""
+    return ", ".join(bad) + more
+
+
+def _ro(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class ScheduleProblem:
+    """A crew-scheduling instance: arrays per job and per crew (read-only, validated).
+
+    Build it with :func:`make_problem` (which fills defaults) or directly; the
+    constructor checks every array and raises :class:`ScheduleInputError`.
+    ``job_ids`` / ``crew_ids`` are the caller's labels (e.g. fault ids), used in
+    messages and frames; positions ``0..J-1`` / ``0..K-1`` are used everywhere else.
+    """
+
+    x_km: np.ndarray
+    y_km: np.ndarray
+    repair_min: np.ndarray
+    weight: np.ndarray
+    customers: np.ndarray
+    #: (J, len(CLASS_ORDER)) critical customers per job and class.
+    critical_by_class: np.ndarray
+    parent: np.ndarray
+    crew_x_km: np.ndarray
+    crew_y_km: np.ndarray
+    crew_speed_kmh: np.ndarray
+    crew_available_from_min: np.ndarray
+    #: ``inf`` = no shift end.
+    crew_shift_end_min: np.ndarray
+    travel_factor: float = 1.3
+    job_ids: np.ndarray | None = None
+    crew_ids: np.ndarray | None = None
+    # derived (filled in __post_init__)
+    pre_order: np.ndarray = field(init=False, repr=False)   # jobs in preorder of the forest
+    pre_pos: np.ndarray = field(init=False, repr=False)     # position of a job in pre_order
+    sub_size: np.ndarray = field(init=False, repr=False)    # subtree sizes (job included)
+    dist_job_km: np.ndarray = field(init=False, repr=False)    # (J, J)
+    dist_depot_km: np.ndarray = field(init=False, repr=False)  # (K, J)
+    min_per_km: np.ndarray = field(init=False, repr=False)     # (K,) travel minutes per km
+
+    @property
+    def n_jobs(self) -> int:
+        return int(self.repair_min.shape[0])
+
+    @property
+    def n_crews(self) -> int:
+        return int(self.crew_speed_kmh.shape[0])
+
+    @property
+    def has_precedence(self) -> bool:
+        return bool(np.any(self.parent >= 0))
+
+    @property
+    def critical_customers(self) -> np.ndarray:
+        """Critical customers per job (all classes of ``critical_by_class`` summed)."""
+        return self.critical_by_class.sum(axis=1)
+
+    def subtree_sum(self, values: np.ndarray) -> np.ndarray:
+        """``out[j] = Σ values[i]`` over the subtree of ``j`` (``j`` included)."""
+        out = np.asarray(values, dtype=np.float64).copy()
+        for j in self.pre_order[::-1]:          # children before parents
+            if self.parent[j] >= 0:
+                out[self.parent[j]] += out[j]
+        return out
+
+    def __post_init__(self) -> None:  # noqa: C901 - a flat list of checks reads best
+        set_ = object.__setattr__
+        f64 = ("x_km", "y_km", "repair_min", "weight", "customers", "crew_x_km", "crew_y_km",
+               "crew_speed_kmh", "crew_available_from_min", "crew_shift_end_min")
+        for name in f64:
+            try:
+                arr = np.asarray(getattr(self, name), dtype=np.float64).reshape(-1)
+            except (TypeError, ValueError) as exc:
+                raise ScheduleInputError(f"{name} must be numeric: {exc}") from None
+            set_(self, name, arr)
+        J = self.repair_min.shape[0]
+        K = self.crew_speed_kmh.shape[0]
+        job_ids = np.arange(J) if self.job_ids is None else np.asarray(self.job_ids).reshape(-1)
+        crew_ids = np.arange(K) if self.crew_ids is None else np.asarray(self.crew_ids).reshape(-1)
+        if job_ids.shape[0] != J:
+            raise ScheduleInputError(f"job_ids has {job_ids.shape[0]} entries, expected one per job ({J})")
+        if crew_ids.shape[0] != K:
+            raise ScheduleInputError(f"crew_ids has {crew_ids.shape[0]} entries, expected one per crew ({K})")
+        set_(self, "job_ids", _ro(job_ids))
+        set_(self, "crew_ids", _ro(crew_ids))
+        if K == 0:
+            raise ScheduleInputError("no crews: give at least one crew (crew_speed_kmh and depot coordinates)")
+        for name in ("x_km", "y_km", "weight", "customers"):
+            if getattr(self, name).shape[0] != J:
+                raise ScheduleInputError(
+                    f"{name} has {getattr(self, name).shape[0]} entries, expected one per job ({J})")
+        for name in ("crew_x_km", "crew_y_km", "crew_available_from_min", "crew_shift_end_min"):
+            if getattr(self, name).shape[0] != K:
+                raise ScheduleInputError(
+                    f"{name} has {getattr(self, name).shape[0]} entries, expected one per crew ({K})")
+        for name in ("x_km", "y_km", "repair_min", "weight", "customers"):
+            bad = ~np.isfinite(getattr(self, name))
+            if bad.any():
+                raise ScheduleInputError(
+                    f"{name} is NaN or infinite for job(s) {_ids_text(job_ids, bad)}; give finite values")
+        for name in ("crew_x_km", "crew_y_km", "crew_speed_kmh", "crew_available_from_min"):
+            bad = ~np.isfinite(getattr(self, name))
+            if bad.any():
+                raise ScheduleInputError(
+                    f"{name} is NaN or infinite for crew(s) {_ids_text(crew_ids, bad)}; give finite values")
+        if np.isnan(self.crew_shift_end_min).any():
+            raise ScheduleInputError("crew_shift_end_min is NaN; use inf for 'no shift end'")
+        for name in ("repair_min", "weight", "customers"):
+            bad = getattr(self, name) < 0
+            if bad.any():
+                raise ScheduleInputError(
+                    f"{name} is negative for job(s) {_ids_text(job_ids, bad)}; durations, weights and "
+                    "customer counts must be >= 0")
+        bad = self.crew_speed_kmh <= 0
+        if bad.any():
+            raise ScheduleInputError(
+                f"crew_speed_kmh must be > 0, got {self.crew_speed_kmh[bad][:5].tolist()} for "
+                f"crew(s) {_ids_text(crew_ids, bad)}")
+        bad = self.crew_shift_end_min < self.crew_available_from_min
+        if bad.any():
+            raise ScheduleInputError(
+                f"crew(s) {_ids_text(crew_ids, bad)} end their shift before they become available; "
+                "check crew_shift_end_min and crew_available_from_min")
+        tf = float(self.travel_factor)
+        if not (math.isfinite(tf) and tf >= 0):
+            raise ScheduleInputError(f"travel_factor must be a finite number >= 0, got {self.travel_factor!r}")
+        set_(self, "travel_factor", tf)
+
+        crit = self.critical_by_class
+        crit = np.zeros((J, len(CLASS_ORDER))) if crit is None else np.asarray(crit, dtype=np.float64)
+        if crit.shape != (J, len(CLASS_ORDER)):
+            raise ScheduleInputError(
+                f"critical_by_class must have shape (n_jobs, {len(CLASS_ORDER)}) with columns in "
+                f"CLASS_ORDER, got {crit.shape}; make_problem also accepts a dict class -> counts")
+        if (~np.isfinite(crit)).any() or (crit < 0).any():
+            raise ScheduleInputError("critical_by_class must be finite and >= 0")
+        set_(self, "critical_by_class", crit)
+
+        try:
+            parent_f = np.asarray(self.parent, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            parent_f = np.full(1, np.nan)
+        if parent_f.shape != (J,) or not np.all(np.isfinite(parent_f)) or np.any(parent_f % 1 != 0):
+            raise ScheduleInputError(f"parent must be {J} integer job positions, one per job (-1 = no "
+                                     "upstream job)")
+        parent = parent_f.astype(np.int64)
+        bad = (parent < -1) | (parent >= J)
+        if bad.any():
+            raise ScheduleInputError(
+                f"parent is out of range for job(s) {_ids_text(job_ids, bad)}: it must be a job "
+                f"position 0..{J - 1} or -1 (no upstream job)")
+        bad = parent == np.arange(J)
+        if bad.any():
+            raise ScheduleInputError(f"job(s) {_ids_text(job_ids, bad)} are their own parent; use -1")
+        set_(self, "parent", parent)
+        pre_order, sub_size = _forest_preorder(parent)
+        if pre_order.shape[0] < J:
+            seen = np.zeros(J, dtype=bool)
+            seen[pre_order] = True
+            raise ScheduleInputError(
+                f"parent has a cycle through job(s) {_ids_text(job_ids, ~seen)}; the upstream "
+                "relation must be a forest (every chain of parents ends at -1)")
+        pre_pos = np.empty(J, dtype=np.int64)
+        pre_pos[pre_order] = np.arange(J)
+        set_(self, "pre_order", pre_order)
+        set_(self, "pre_pos", pre_pos)
+        set_(self, "sub_size", sub_size)
+
+        jx, jy = self.x_km, self.y_km
+        set_(self, "dist_job_km", np.hypot(jx[:, None] - jx[None, :], jy[:, None] - jy[None, :]))
+        set_(self, "dist_depot_km", np.hypot(self.crew_x_km[:, None] - jx[None, :],
+                                              self.crew_y_km[:, None] - jy[None, :]))
+        set_(self, "min_per_km", tf * 60.0 / self.crew_speed_kmh)
+        for name in (*f64, "critical_by_class", "parent", "pre_order", "pre_pos", "sub_size",
+                     "dist_job_km", "dist_depot_km", "min_per_km"):
+            set_(self, name, _ro(getattr(self, name)))
+
+
+def _forest_preorder(parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Preorder of the forest and subtree sizes; jobs on a cycle are left out."""
+    J = parent.shape[0]
+    order = np.argsort(parent, kind="stable")
+    counts = np.bincount(parent[parent >= 0], minlength=J) if J else np.zeros(0, dtype=np.int64)
+    n_roots = int(np.count_nonzero(parent < 0))
+    indptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    children = order[n_roots:]
+    roots = order[:n_roots]
+    pre: list[int] = []
+    stack = list(roots[::-1])
+    while stack:
+        j = stack.pop()
+        pre.append(int(j))
+        stack.extend(children[indptr[j]:indptr[j + 1]][::-1].tolist())
+    pre_order = np.asarray(pre, dtype=np.int64)
+    size = np.ones(J, dtype=np.int64)
+    for j in pre_order[::-1]:
+        if parent[j] >= 0:
+            size[parent[j]] += size[j]
+    return pre_order, size
+
+
+def _class_matrix(critical_by_class: Any, n_jobs: int) -> np.ndarray:
+    if critical_by_class is None:
+        return np.zeros((n_jobs, len(CLASS_ORDER)))
+    if isinstance(critical_by_class, Mapping):
+        out = np.zeros((n_jobs, len(CLASS_ORDER)))
+        for key, counts in critical_by_class.items():
+            try:
+                cls = CustomerClass(key)
+            except ValueError:
+                raise ScheduleInputError(
+                    f"critical_by_class has unknown class {key!r}; use one of "
+                    f"{', '.join(c.value for c in CLASS_ORDER)}") from None
+            counts = np.asarray(counts, dtype=np.float64).reshape(-1)
+            if counts.shape[0] != n_jobs:
+                raise ScheduleInputError(
+                    f"critical_by_class[{cls.value!r}] has {counts.shape[0]} entries, expected {n_jobs}")
+            out[:, CLASS_ORDER.index(cls)] = counts
+        return out
+    return np.asarray(critical_by_class, dtype=np.float64)
+
+
+def make_problem(
+    *,
+    x_km: Any, y_km: Any, repair_min: Any, weight: Any,
+    crew_x_km: Any, crew_y_km: Any, crew_speed_kmh: Any,
+    customers: Any = None,
+    critical_by_class: Mapping[CustomerClass | str, Any] | np.ndarray | None = None,
+    parent: Any = None,
+    crew_available_from_min: Any = None,
+    crew_shift_end_min: Any = None,
+    travel_factor: float = 1.3,
+    job_ids: Any = None,
+    crew_ids: Any = None,
+) -> ScheduleProblem:
+    """Build a validated :class:`ScheduleProblem`, filling defaults.
+
+    ``customers`` defaults to zeros (CMI is then 0), ``critical_by_class`` to
+    none (a dict ``class -> counts per job`` or a ``(J, len(CLASS_ORDER))``
+    array), ``parent`` to ``-1`` (no precedence), ``crew_speed_kmh`` may be a
+    scalar, ``crew_available_from_min`` defaults to 0 and ``crew_shift_end_min``
+    to no shift end (``inf``; ``None`` entries mean the same).
+    """
+    repair = np.asarray(repair_min, dtype=np.float64).reshape(-1)
+    J = repair.shape[0]
+    cx = np.asarray(crew_x_km, dtype=np.float64).reshape(-1)
+    K = cx.shape[0]
+    speed = np.broadcast_to(np.asarray(crew_speed_kmh, dtype=np.float64), (K,)) \
+        if np.ndim(crew_speed_kmh) == 0 else crew_speed_kmh
+    avail = np.zeros(K) if crew_available_from_min is None else crew_available_from_min
+    if crew_shift_end_min is None:
+        shift = np.full(K, np.inf)
+    else:
+        shift = np.array([np.inf if s is None else s for s in np.asarray(crew_shift_end_min, dtype=object)
+                          .reshape(-1)], dtype=np.float64)
+    return ScheduleProblem(
+        x_km=x_km, y_km=y_km, repair_min=repair, weight=weight,
+        customers=np.zeros(J) if customers is None else customers,
+        critical_by_class=_class_matrix(critical_by_class, J),
+        parent=np.full(J, -1, dtype=np.int64) if parent is None else parent,
+        crew_x_km=cx, crew_y_km=crew_y_km, crew_speed_kmh=speed,
+        crew_available_from_min=avail, crew_shift_end_min=shift,
+        travel_factor=travel_factor, job_ids=job_ids, crew_ids=crew_ids,
+    )
+
+
+# --------------------------------------------------------------------------- kernels
+# Pure functions on contiguous arrays; the wrappers below check the inputs.
+
+@njit(cache=True)
+def _travel(k, frm, to, dist_job, dist_depot, min_per_km):
+    """Travel minutes of crew ``k`` from job ``frm`` (-1: its depot) to job ``to``."""
+    if frm < 0:
+        return dist_depot[k, to] * min_per_km[k]
+    return dist_job[frm, to] * min_per_km[k]
+
+
+@njit(cache=True)
+def _crew_times(order, crew_ptr, repair, dist_job, dist_depot, min_per_km, avail,
+                travel_out, start_out, finish_out):
+    """Travel, repair start and finish of every job of a flat assignment."""
+    for k in range(crew_ptr.shape[0] - 1):
+        t = avail[k]
+        loc = -1
+        for i in range(crew_ptr[k], crew_ptr[k + 1]):
+            j = order[i]
+            tt = _travel(k, loc, j, dist_job, dist_depot, min_per_km)
+            travel_out[j] = tt
+            start_out[j] = t + tt
+            t = t + tt + repair[j]
+            finish_out[j] = t
+            loc = j
+
+
+@njit(cache=True)
+def _restore_times(finish, parent, pre_order, out):
+    """``out[j] = max(finish[i] for i in ancestors(j) ∪ {j})`` (parents first in preorder)."""
+    for i in range(pre_order.shape[0]):
+        j = pre_order[i]
+        r = finish[j]
+        p = parent[j]
+        if p >= 0 and out[p] > r:
+            r = out[p]
+        out[j] = r
+
+
+@njit(cache=True)
+def _weighted_sum(weight, restore):
+    s = 0.0
+    for j in range(weight.shape[0]):
+        s += weight[j] * restore[j]
+    return s
+
+
+# ---- local search (state: seq[K, J] rows with lengths n[K]) ----------------------
+
+@njit(cache=True)
+def _suffix(row, start, stop, k, t0, loc0, repair, dist_job, dist_depot, min_per_km,
+            new_c, stamp, mark, changed, n_changed, old_c):
+    """Completion times of ``row[start:stop]`` for crew ``k`` starting at (t0, loc0)."""
+    t = t0
+    loc = loc0
+    for i in range(start, stop):
+        j = row[i]
+        t = t + _travel(k, loc, j, dist_job, dist_depot, min_per_km) + repair[j]
+        new_c[j] = t
+        stamp[j] = mark
+        if t != old_c[j]:
+            changed[n_changed] = j
+            n_changed += 1
+        loc = j
+    return n_changed
+
+
+@njit(cache=True)
+def _state_at(seq, k, pos, C, avail):
+    """(time, location) of crew ``k`` just before position ``pos`` of its row."""
+    if pos == 0:
+        return avail[k], -1
+    j = seq[k, pos - 1]
+    return C[j], j
+
+
+@njit(cache=True)
+def _delta(changed, n_changed, weight, parent, pre_order, pre_pos, sub_size, has_prec,
+           C, R, new_a, stamp_a, mark_a, new_b, stamp_b, mark_b, new_r, stamp_r, mark_r):
+    """Objective change when the jobs in ``changed`` get new completion times."""
+    d = 0.0
+    if not has_prec:
+        for i in range(n_changed):
+            j = changed[i]
+            c = new_b[j] if stamp_b[j] == mark_b else new_a[j]
+            d += weight[j] * (c - C[j])
+        return d
+    # insertion sort by preorder position (the list is short)
+    for i in range(1, n_changed):
+        v = changed[i]
+        m = i - 1
+        while m >= 0 and pre_pos[changed[m]] > pre_pos[v]:
+            changed[m + 1] = changed[m]
+            m -= 1
+        changed[m + 1] = v
+    end = -1
+    for i in range(n_changed):
+        s = pre_pos[changed[i]]
+        if s < end:
+            continue                      # inside a subtree already recomputed
+        end = s + sub_size[changed[i]]
+        for pos in range(s, end):
+            j = pre_order[pos]
+            if stamp_b[j] == mark_b:
+                c = new_b[j]
+            elif stamp_a[j] == mark_a:
+                c = new_a[j]
+            else:
+                c = C[j]
+            p = parent[j]
+            if p >= 0:
+                rp = new_r[p] if stamp_r[p] == mark_r else R[p]
+                if rp > c:
+                    c = rp
+            new_r[j] = c
+            stamp_r[j] = mark_r
+            d += weight[j] * (c - R[j])
+    return d
+
+
+@njit(cache=True)
+def _recompute(seq, n, C, R, crew_of, pos_of, repair, weight, parent, pre_order,
+               dist_job, dist_depot, min_per_km, avail):
+    """Full recomputation of C, R, crew_of, pos_of; returns the objective."""
+    for k in range(n.shape[0]):
+        t = avail[k]
+        loc = -1
+        for i in range(n[k]):
+            j = seq[k, i]
+            t = t + _travel(k, loc, j, dist_job, dist_depot, min_per_km) + repair[j]
+            C[j] = t
+            crew_of[j] = k
+            pos_of[j] = i
+            loc = j
+    _restore_times(C, parent, pre_order, R)
+    return _weighted_sum(weight, R)
+
+
+@njit(cache=True)
+def _local_search_run(seq, n, C, R, crew_of, pos_of, state, max_evals, max_moves,
+                      repair, weight, parent, pre_order, pre_pos, sub_size, has_prec,
+                      dist_job, dist_depot, min_per_km, avail):
+    """Best-improvement-per-job local search with relocate and swap moves.
+
+    ``state = [cursor, quiet, moves, mark]`` persists between calls (the Python
+    wrapper calls repeatedly to check the clock). Returns the number of move
+    evaluations done; the search is at a local optimum when ``quiet >= J``.
+    """
+    J = C.shape[0]
+    K = n.shape[0]
+    new_a = np.empty(J)
+    new_b = np.empty(J)
+    new_r = np.empty(J)
+    stamp_a = np.zeros(J, dtype=np.int64)
+    stamp_b = np.zeros(J, dtype=np.int64)
+    stamp_r = np.zeros(J, dtype=np.int64)
+    changed = np.empty(2 * J + 2, dtype=np.int64)
+    changed_a = np.empty(J + 1, dtype=np.int64)
+    row_a = np.empty(J + 1, dtype=np.int64)
+    row_b = np.empty(J + 1, dtype=np.int64)
+    obj = _weighted_sum(weight, R)
+    cursor, quiet, moves, mark = state[0], state[1], state[2], state[3]
+    evals = 0
+    while evals < max_evals and quiet < J and moves < max_moves:
+        j = cursor
+        cursor = (cursor + 1) % J
+        a = crew_of[j]
+        p = pos_of[j]
+        na = n[a]
+        tol = 1e-9 * (1.0 + abs(obj))
+        best_d = -tol
+        best_kind = -1                    # 0 relocate, 1 swap
+        best_b = -1
+        best_q = -1
+        # --- relocate to another crew: crew a without j is the same for all targets
+        mark += 1
+        mark_a = mark
+        for i in range(p, na - 1):
+            row_a[i] = seq[a, i + 1]
+        t0, l0 = _state_at(seq, a, p, C, avail)
+        n_a = _suffix(row_a, p, na - 1, a, t0, l0, repair, dist_job, dist_depot, min_per_km,
+                      new_a, stamp_a, mark_a, changed_a, 0, C)
+        for b in range(K):
+            if b == a:
+                continue
+            nb = n[b]
+            for q in range(nb + 1):
+                mark += 1
+                for i in range(n_a):      # _delta reorders `changed`: start from the saved A part
+                    changed[i] = changed_a[i]
+                row_b[q] = j
+                for i in range(q, nb):
+                    row_b[i + 1] = seq[b, i]
+                t0, l0 = _state_at(seq, b, q, C, avail)
+                nc = _suffix(row_b, q, nb + 1, b, t0, l0, repair, dist_job, dist_depot, min_per_km,
+                             new_b, stamp_b, mark, changed, n_a, C)
+                d = _delta(changed, nc, weight, parent, pre_order, pre_pos, sub_size, has_prec,
+                           C, R, new_a, stamp_a, mark_a, new_b, stamp_b, mark, new_r, stamp_r, mark)
+                evals += 1
+                if d < best_d:
+                    best_d, best_kind, best_b, best_q = d, 0, b, q
+        # --- relocate within crew a: remove p, insert at q (q indexes the new row)
+        for q in range(na):
+            if q == p:
+                continue
+            mark += 1
+            s = min(p, q)
+            e = max(p, q)
+            for i in range(s, e + 1):
+                row_b[i] = seq[a, i]
+            if q < p:
+                row_b[q] = j
+                for i in range(q, p):
+                    row_b[i + 1] = seq[a, i]
+            else:
+                for i in range(p, q):
+                    row_b[i] = seq[a, i + 1]
+                row_b[q] = j
+            t0, l0 = _state_at(seq, a, s, C, avail)
+            nc = _suffix(row_b, s, e + 1, a, t0, l0, repair, dist_job, dist_depot, min_per_km,
+                         new_b, stamp_b, mark, changed, 0, C)
+            if e + 1 < na:   # jobs after the window: shifted by the change of the window end
+                t1 = new_b[row_b[e]]
+                l1 = row_b[e]
+                for i in range(e + 1, na):
+                    row_b[i] = seq[a, i]
+                nc = _suffix(row_b, e + 1, na, a, t1, l1, repair, dist_job, dist_depot,
+                             min_per_km, new_b, stamp_b, mark, changed, nc, C)
+            d = _delta(changed, nc, weight, parent, pre_order, pre_pos, sub_size, has_prec,
+                       C, R, new_a, stamp_a, -1, new_b, stamp_b, mark, new_r, stamp_r, mark)
+            evals += 1
+            if d < best_d:
+                best_d, best_kind, best_b, best_q = d, 2, a, q
+        # --- swap j with every other job (same or other crew)
+        for j2 in range(J):
+            if j2 == j:
+                continue
+            b = crew_of[j2]
+            q = pos_of[j2]
+            mark += 1
+            if b != a:
+                for i in range(p, na):
+                    row_a[i] = seq[a, i]
+                row_a[p] = j2
+                t0, l0 = _state_at(seq, a, p, C, avail)
+                nc = _suffix(row_a, p, na, a, t0, l0, repair, dist_job, dist_depot, min_per_km,
+                             new_b, stamp_b, mark, changed, 0, C)
+                nb = n[b]
+                for i in range(q, nb):
+                    row_b[i] = seq[b, i]
+                row_b[q] = j
+                t0, l0 = _state_at(seq, b, q, C, avail)
+                nc = _suffix(row_b, q, nb, b, t0, l0, repair, dist_job, dist_depot, min_per_km,
+                             new_b, stamp_b, mark, changed, nc, C)
+            else:
+                s = min(p, q)
+                for i in range(s, na):
+                    row_b[i] = seq[a, i]
+                row_b[p] = j2
+                row_b[q] = j
+                t0, l0 = _state_at(seq, a, s, C, avail)
+                nc = _suffix(row_b, s, na, a, t0, l0, repair, dist_job, dist_depot, min_per_km,
+                             new_b, stamp_b, mark, changed, 0, C)
+            d = _delta(changed, nc, weight, parent, pre_order, pre_pos, sub_size, has_prec,
+                       C, R, new_a, stamp_a, -1, new_b, stamp_b, mark, new_r, stamp_r, mark)
+            evals += 1
+            if d < best_d:
+                best_d, best_kind, best_b, best_q = d, 1, j2, -1
+        if best_kind < 0:
+            quiet += 1
+            continue
+        # --- apply the best move and recompute exactly (rare compared to evaluations)
+        if best_kind == 0:
+            for i in range(p, na - 1):
+                seq[a, i] = seq[a, i + 1]
+            n[a] = na - 1
+            b = best_b
+            for i in range(n[b], best_q, -1):
+                seq[b, i] = seq[b, i - 1]
+            seq[b, best_q] = j
+            n[b] += 1
+        elif best_kind == 2:
+            q = best_q
+            if q < p:
+                for i in range(p, q, -1):
+                    seq[a, i] = seq[a, i - 1]
+            else:
+                for i in range(p, q):
+                    seq[a, i] = seq[a, i + 1]
+            seq[a, q] = j
+        else:
+            j2 = best_b
+            b = crew_of[j2]
+            q = pos_of[j2]
+            seq[a, p] = j2
+            seq[b, q] = j
+        new_obj = _recompute(seq, n, C, R, crew_of, pos_of, repair, weight, parent, pre_order,
+                             dist_job, dist_depot, min_per_km, avail)
+        obj = new_obj
+        moves += 1
+        quiet = 0
+    state[0], state[1], state[2], state[3] = cursor, quiet, moves, mark
+    return evals
+
+
+# ---- exact branch and bound ----------------------------------------------------
+
+@njit(cache=True)
+def _bound(assigned, C, k_cur, t_cur, loc_cur, K, repair, weight, parent, pre_order,
+           dist_job, dist_depot, min_per_km, avail, lb_c, lb_r):
+    """Lower bound: unassigned jobs finish no earlier than on their best free crew."""
+    J = C.shape[0]
+    for j in range(J):
+        if assigned[j]:
+            lb_c[j] = C[j]
+        else:
+            best = t_cur + _travel(k_cur, loc_cur, j, dist_job, dist_depot, min_per_km) + repair[j]
+            for k in range(k_cur + 1, K):
+                v = avail[k] + dist_depot[k, j] * min_per_km[k] + repair[j]
+                if v < best:
+                    best = v
+            lb_c[j] = best
+    _restore_times(lb_c, parent, pre_order, lb_r)
+    return _weighted_sum(weight, lb_r)
+
+
+@njit(cache=True)
+def _branch_and_bound(upper, best_seq, repair, weight, parent, pre_order,
+                      dist_job, dist_depot, min_per_km, avail):
+    """Exact search over all per-crew sequences (depth-first, bounded).
+
+    A leaf is a string of the J jobs with K-1 crew separators; every schedule
+    without idle time appears exactly once. ``best_seq`` (length J+K-1, -1 =
+    separator) holds the incumbent and is overwritten by better leaves.
+    Returns (best objective, nodes visited).
+    """
+    J = repair.shape[0]
+    K = avail.shape[0]
+    L = J + K - 1
+    assigned = np.zeros(J, dtype=np.bool_)
+    C = np.zeros(J)
+    lb_c = np.empty(J)
+    lb_r = np.empty(J)
+    choice = np.full(L + 1, -1, dtype=np.int64)
+    taken = np.zeros(L + 1, dtype=np.bool_)
+    sv_k = np.zeros(L + 1, dtype=np.int64)
+    sv_t = np.zeros(L + 1)
+    sv_loc = np.zeros(L + 1, dtype=np.int64)
+    cur = np.full(L, -1, dtype=np.int64)
+    best = upper
+    k = 0
+    t = avail[0]
+    loc = -1
+    n_done = 0
+    nodes = 0
+    d = 0
+    while d >= 0:
+        if taken[d]:                      # undo the previous choice at this level
+            c = choice[d]
+            if c < J:
+                assigned[c] = False
+                n_done -= 1
+            k, t, loc = sv_k[d], sv_t[d], sv_loc[d]
+            taken[d] = False
+        choice[d] += 1
+        c = choice[d]
+        if c > J:
+            d -= 1
+            continue
+        if c < J:
+            if assigned[c]:
+                continue
+            fin = t + _travel(k, loc, c, dist_job, dist_depot, min_per_km) + repair[c]
+            assigned[c] = True
+            C[c] = fin
+            n_done += 1
+            sv_k[d], sv_t[d], sv_loc[d] = k, t, loc
+            taken[d] = True
+            k_next, t_next, loc_next = k, fin, c
+        else:
+            if k == K - 1:
+                continue
+            sv_k[d], sv_t[d], sv_loc[d] = k, t, loc
+            taken[d] = True
+            k_next, t_next, loc_next = k + 1, avail[k + 1], -1
+        nodes += 1
+        cur[d] = c if c < J else -1
+        lb = _bound(assigned, C, k_next, t_next, loc_next, K, repair, weight, parent, pre_order,
+                    dist_job, dist_depot, min_per_km, avail, lb_c, lb_r)
+        if n_done == J:                   # leaf: the bound is the exact objective
+            if lb < best:
+                best = lb
+                for i in range(L):
+                    best_seq[i] = cur[i] if i <= d else -1
+            continue
+        if lb >= best - 1e-12 * abs(best):
+            continue
+        k, t, loc = k_next, t_next, loc_next
+        d += 1
+        choice[d] = -1
+        taken[d] = False
+    return best, nodes
+
+
+# --------------------------------------------------------------------------- schedule
+
+@dataclass(frozen=True)
+class CrewRoute:
+    """One crew's ordered jobs with travel, repair start and finish (minutes)."""
+
+    crew: int
+    jobs: np.ndarray
+    travel_min: np.ndarray
+    start_min: np.ndarray
+    finish_min: np.ndarray
+    #: Minutes worked past ``crew_shift_end_min`` (last finish − shift end, >= 0).
+    overtime_min: float
+
+
+@dataclass(frozen=True, eq=False)
+class Schedule:
+    """The evaluated plan: routes per crew, times per job and the objective values.
+
+    Per job (indexed by job position): ``crew``, ``travel_min`` (drive to the
+    job), ``start_min`` (repair starts), ``finish_min`` (``C_j``) and
+    ``restore_min`` (``R_j``, when its customers are back). ``weighted_cmi`` is
+    the objective ``Σ weight·R`` (weight × minutes), ``cmi`` is
+    ``Σ customers·R`` (customer minutes interrupted), ``critical_h_by_class``
+    the critical-customer interruption hours per class (classes that occur).
+    """
+
+    strategy: str
+    routes: tuple[CrewRoute, ...]
+    crew: np.ndarray
+    travel_min: np.ndarray
+    start_min: np.ndarray
+    finish_min: np.ndarray
+    restore_min: np.ndarray
+    weighted_cmi: float
+    cmi: float
+    critical_h_by_class: dict[CustomerClass, float]
+    makespan_min: float
+    overtime_min: float
+
+    @property
+    def assignment(self) -> Assignment:
+        return [r.jobs.tolist() for r in self.routes]
+
+    def to_frame(self, problem: ScheduleProblem | None = None):
+        """One row per job (pandas DataFrame), with the caller's ids when ``problem`` is given."""
+        import pandas as pd
+
+        J = self.crew.shape[0]
+        pos = np.empty(J, dtype=np.int64)
+        for r in self.routes:
+            pos[r.jobs] = np.arange(r.jobs.shape[0])
+        frame = pd.DataFrame({
+            "crew": self.crew if problem is None else np.asarray(problem.crew_ids)[self.crew],
+            "position": pos,
+            "travel_min": self.travel_min, "start_min": self.start_min,
+            "finish_min": self.finish_min, "restore_min": self.restore_min,
+        }, index=pd.Index(np.arange(J) if problem is None else problem.job_ids, name="job"))
+        return frame
+
+
+def _check_assignment(problem: ScheduleProblem, assignment: Sequence[Sequence[int]]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    J, K = problem.n_jobs, problem.n_crews
+    if len(assignment) != K:
+        raise ScheduleInputError(f"the assignment has {len(assignment)} crew sequences, the problem has "
+                                 f"{K} crews; give one (possibly empty) job list per crew")
+    seqs = []
+    for k, s in enumerate(assignment):
+        arr = np.asarray(list(s), dtype=np.float64).reshape(-1)
+        if arr.size and (np.any(arr != np.round(arr)) or arr.min() < 0 or arr.max() >= J):
+            raise ScheduleInputError(f"crew {problem.crew_ids[k]} has job positions outside 0..{J - 1}: "
+                                     f"{arr[(arr < 0) | (arr >= J) | (arr != np.round(arr))][:10].tolist()}")
+        seqs.append(arr.astype(np.int64))
+    order = np.concatenate(seqs) if seqs else np.zeros(0, dtype=np.int64)
+    counts = np.bincount(order, minlength=J)
+    if np.any(counts != 1):
+        missing, twice = counts == 0, counts > 1
+        parts = []
+        if missing.any():
+            parts.append(f"job(s) {_ids_text(problem.job_ids, missing)} are not assigned")
+        if twice.any():
+            parts.append(f"job(s) {_ids_text(problem.job_ids, twice)} are assigned more than once")
+        raise ScheduleInputError("; ".join(parts) + ": every job must appear exactly once")
+    crew_ptr = np.concatenate(([0], np.cumsum([s.shape[0] for s in seqs]))).astype(np.int64)
+    return np.ascontiguousarray(order), crew_ptr
+
+
+def evaluate(problem: ScheduleProblem, assignment: Sequence[Sequence[int]], *,
+             strategy: str = "") -> Schedule:
+    """Times and objective values of ``assignment`` (per crew, its ordered jobs).
+
+    This is the one place where the objective is computed. Crews never wait:
+    each drives to its next job as soon as the previous repair ends. A
+    downstream job may be repaired before its upstream job (parallel work);
+    its customers come back at ``R_j = max(C_i, i in ancestors(j) ∪ {j})``.
+    """
+    order, crew_ptr = _check_assignment(problem, assignment)
+    J = problem.n_jobs
+    travel = np.zeros(J)
+    start = np.zeros(J)
+    finish = np.zeros(J)
+    restore = np.zeros(J)
+    _crew_times(order, crew_ptr, problem.repair_min, problem.dist_job_km, problem.dist_depot_km,
+                problem.min_per_km, problem.crew_available_from_min, travel, start, finish)
+    _restore_times(finish, problem.parent, problem.pre_order, restore)
+    crew = np.repeat(np.arange(problem.n_crews), np.diff(crew_ptr))
+    crew_of = np.empty(J, dtype=np.int64)
+    crew_of[order] = crew
+    routes = []
+    for k in range(problem.n_crews):
+        jobs = order[crew_ptr[k]:crew_ptr[k + 1]]
+        last = finish[jobs[-1]] if jobs.size else problem.crew_available_from_min[k]
+        over = max(0.0, float(last - problem.crew_shift_end_min[k]))
+        routes.append(CrewRoute(crew=k, jobs=_ro(jobs.copy()), travel_min=_ro(travel[jobs]), start_min=_ro(start[jobs]),
+                                finish_min=_ro(finish[jobs]), overtime_min=over))
+    crit_h = problem.critical_by_class.T @ restore / 60.0
+    present = problem.critical_by_class.any(axis=0)
+    return Schedule(
+        strategy=strategy,
+        routes=tuple(routes),
+        crew=_ro(crew_of), travel_min=_ro(travel), start_min=_ro(start), finish_min=_ro(finish),
+        restore_min=_ro(restore),
+        weighted_cmi=float(_weighted_sum(problem.weight, restore)),
+        cmi=float(problem.customers @ restore),
+        critical_h_by_class={c: float(crit_h[i]) for i, c in enumerate(CLASS_ORDER) if present[i]},
+        makespan_min=float(finish.max()) if J else 0.0,
+        overtime_min=float(sum(r.overtime_min for r in routes)),
+    )
+
+
+# --------------------------------------------------------------------------- registry
+
+#: name -> strategy ``fn(problem, **options) -> assignment``.
+STRATEGIES: dict[str, Callable[..., Assignment]] = {}
+
+
+def register(name: str) -> Callable[[Callable[..., Assignment]], Callable[..., Assignment]]:
+    """Decorator registering a strategy ``fn(problem, **options) -> assignment`` under ``name``."""
+    def deco(fn: Callable[..., Assignment]) -> Callable[..., Assignment]:
+        if name in STRATEGIES and STRATEGIES[name] is not fn:
+            raise ScheduleError(f"a strategy named {name!r} is already registered")
+        STRATEGIES[name] = fn
+        return fn
+    return deco
+
+
+def solve(problem: ScheduleProblem, strategy: str = "wspt", *,
+          options: Mapping[str, Any] | None = None) -> Schedule:
+    """Run the strategy registered as ``strategy`` and evaluate its assignment."""
+    try:
+        fn = STRATEGIES[strategy]
+    except KeyError:
+        raise UnknownStrategyError(
+            f"unknown scheduling strategy {strategy!r}; known: {', '.join(sorted(STRATEGIES))}") from None
+    opts = dict(options or {})
+    try:
+        inspect.signature(fn).bind(problem, **opts)
+    except TypeError:
+        allowed = [p for p in list(inspect.signature(fn).parameters)[1:]]
+        raise ScheduleInputError(
+            f"strategy {strategy!r} does not take option(s) {sorted(set(opts) - set(allowed))}; "
+            f"it accepts {allowed or 'none'}") from None
+    return evaluate(problem, fn(problem, **opts), strategy=strategy)
+
+
+def _resolve_start(problem: ScheduleProblem, start: str | Sequence[Sequence[int]]) -> Assignment:
+    if isinstance(start, str):
+        if start not in STRATEGIES:
+            raise UnknownStrategyError(
+                f"unknown start strategy {start!r}; known: {', '.join(sorted(STRATEGIES))}")
+        return [list(s) for s in STRATEGIES[start](problem)]
+    _check_assignment(problem, start)
+    return [list(map(int, s)) for s in start]
+
+
+# --------------------------------------------------------------------------- list rules
+
+def _upstream_first(problem: ScheduleProblem, priority: np.ndarray) -> np.ndarray:
+    """Reorder a priority list so that every job comes after its ancestors.
+
+    A job pulls its not-yet-listed ancestors in front of it (root first), so
+    upstream repairs are dispatched before the downstream ones that need them.
+    """
+    listed = np.zeros(problem.n_jobs, dtype=bool)
+    out: list[int] = []
+    for j in priority:
+        chain = []
+        i = int(j)
+        while i >= 0 and not listed[i]:
+            chain.append(i)
+            listed[i] = True
+            i = int(problem.parent[i])
+        out.extend(reversed(chain))
+    return np.asarray(out, dtype=np.int64)
+
+
+def _list_schedule(problem: ScheduleProblem, priority: np.ndarray) -> Assignment:
+    """Give each job, in ``priority`` order, to the crew that can finish it earliest."""
+    K = problem.n_crews
+    free = problem.crew_available_from_min.astype(np.float64).copy()
+    loc = np.full(K, -1, dtype=np.int64)
+    ks = np.arange(K)
+    out: Assignment = [[] for _ in range(K)]
+    for j in priority:
+        dist = np.where(loc < 0, problem.dist_depot_km[:, j], problem.dist_job_km[np.maximum(loc, 0), j])
+        fin = free + dist * problem.min_per_km + problem.repair_min[j]
+        k = int(ks[np.argmin(fin)])
+        out[k].append(int(j))
+        free[k] = fin[k]
+        loc[k] = j
+    return out
+
+
+@register("fifo")
+def schedule_fifo(problem: ScheduleProblem, *, upstream_first: bool = True) -> Assignment:
+    """Jobs in the given order (fault-time order = index order), list scheduling."""
+    prio = np.arange(problem.n_jobs)
+    return _list_schedule(problem, _upstream_first(problem, prio) if upstream_first else prio)
+
+
+@register("most_customers")
+def schedule_most_customers(problem: ScheduleProblem, *, upstream_first: bool = True) -> Assignment:
+    """Descending ``customers[j]`` (ties: index order), list scheduling."""
+    prio = np.argsort(-problem.customers, kind="stable")
+    return _list_schedule(problem, _upstream_first(problem, prio) if upstream_first else prio)
+
+
+@register("critical_first")
+def schedule_critical_first(problem: ScheduleProblem, *, upstream_first: bool = True) -> Assignment:
+    """Jobs whose subtree holds critical customers first (most first), then most customers."""
+    crit_sub = problem.subtree_sum(problem.critical_customers)
+    has = crit_sub > 0
+    crit_jobs = np.flatnonzero(has)
+    crit_jobs = crit_jobs[np.lexsort((-problem.customers[crit_jobs], -crit_sub[crit_jobs]))]
+    rest = np.flatnonzero(~has)
+    rest = rest[np.argsort(-problem.customers[rest], kind="stable")]
+    prio = np.concatenate((crit_jobs, rest)).astype(np.int64)
+    return _list_schedule(problem, _upstream_first(problem, prio) if upstream_first else prio)
+
+
+@register("wspt")
+def schedule_wspt(problem: ScheduleProblem) -> Assignment:
+    """Travel-aware Smith's rule, dispatched each time a crew becomes free.
+
+    The crew that is free first takes, among the jobs whose upstream jobs are
+    all dispatched, the one with the highest score::
+
+        dt    = max(now + travel + repair, R_parent) - now     # until j's customers are back
+        score = max(w_j / dt,  W_sub(j) / (dt + P_sub(j)))
+
+    ``W_sub`` is the weight of ``j`` and its undispatched descendants and
+    ``P_sub`` the repair minutes of those descendants: the second term is a
+    look-ahead so that a light upstream job in front of heavy customers is not
+    postponed. Without travel and precedence, on one crew, the score is
+    ``w_j / p_j`` and the order is Smith's rule, which is optimal.
+    """
+    J, K = problem.n_jobs, problem.n_crews
+    out: Assignment = [[] for _ in range(K)]
+    if J == 0:
+        return out
+    parent, w, p = problem.parent, problem.weight, problem.repair_min
+    free = problem.crew_available_from_min.astype(np.float64).copy()
+    loc = np.full(K, -1, dtype=np.int64)
+    dispatched = np.zeros(J, dtype=bool)
+    restore = np.zeros(J)
+    sub_w = problem.subtree_sum(w)
+    sub_p = problem.subtree_sum(p) - p
+    has_parent = parent >= 0
+    par = np.maximum(parent, 0)
+    for _ in range(J):
+        k = int(np.argmin(free))
+        now = free[k]
+        ready = ~dispatched & (~has_parent | dispatched[par])
+        cand = np.flatnonzero(ready)
+        dist = problem.dist_depot_km[k, cand] if loc[k] < 0 else problem.dist_job_km[loc[k], cand]
+        fin = now + dist * problem.min_per_km[k] + p[cand]
+        rel = np.where(has_parent[cand], np.maximum(fin, restore[par[cand]]), fin)
+        dt = np.maximum(rel - now, 1e-9)
+        score = np.maximum(w[cand] / dt, sub_w[cand] / (dt + sub_p[cand]))
+        i = int(np.argmax(score))
+        j = int(cand[i])
+        out[k].append(j)
+        dispatched[j] = True
+        restore[j] = rel[i]
+        free[k] = fin[i]
+        loc[k] = j
+        a = int(parent[j])
+        while a >= 0:                     # j leaves the undispatched part of its ancestors' subtrees
+            sub_w[a] -= w[j]
+            sub_p[a] -= p[j]
+            a = int(parent[a])
+    return out
+
+
+# --------------------------------------------------------------------------- local search
+
+def _kernel_args(problem: ScheduleProblem) -> tuple:
+    return (problem.repair_min, problem.weight, problem.parent, problem.pre_order, problem.pre_pos,
+            problem.sub_size, problem.has_precedence, problem.dist_job_km, problem.dist_depot_km,
+            problem.min_per_km, problem.crew_available_from_min)
+
+
+def _descend(problem: ScheduleProblem, init: Assignment, t_end: float, max_moves: int) -> Assignment:
+    """Local search from ``init`` until a local optimum, ``max_moves`` moves or the clock ``t_end``."""
+    J, K = problem.n_jobs, problem.n_crews
+    seq = np.full((K, J + 1), -1, dtype=np.int64)
+    n = np.zeros(K, dtype=np.int64)
+    for k, s in enumerate(init):
+        seq[k, :len(s)] = s
+        n[k] = len(s)
+    C = np.zeros(J)
+    R = np.zeros(J)
+    crew_of = np.zeros(J, dtype=np.int64)
+    pos_of = np.zeros(J, dtype=np.int64)
+    (repair, weight, parent, pre_order, pre_pos, sub_size, has_prec, dist_job, dist_depot,
+     min_per_km, avail) = _kernel_args(problem)
+    _recompute(seq, n, C, R, crew_of, pos_of, repair, weight, parent, pre_order,
+               dist_job, dist_depot, min_per_km, avail)
+    state = np.zeros(4, dtype=np.int64)
+    chunk = 20_000                         # move evaluations between clock checks
+    while state[1] < J and state[2] < max_moves and time.perf_counter() < t_end:
+        _local_search_run(seq, n, C, R, crew_of, pos_of, state, chunk, max_moves, repair, weight,
+                          parent, pre_order, pre_pos, sub_size, has_prec, dist_job, dist_depot,
+                          min_per_km, avail)
+    return [seq[k, :n[k]].tolist() for k in range(K)]
+
+
+def _kick(assignment: Assignment, rng: np.random.Generator, n_moves: int) -> Assignment:
+    """Perturb: move ``n_moves`` random jobs to random positions of random crews."""
+    rows = [list(s) for s in assignment]
+    for _ in range(n_moves):
+        a = int(rng.choice([k for k, r in enumerate(rows) if r]))
+        j = rows[a].pop(int(rng.integers(len(rows[a]))))
+        b = int(rng.integers(len(rows)))
+        rows[b].insert(int(rng.integers(len(rows[b]) + 1)), j)
+    return rows
+
+
+@register("local_search")
+def schedule_local_search(problem: ScheduleProblem, *, start: str | Sequence[Sequence[int]] = "wspt",
+                          time_limit_s: float = 2.0, max_moves: int = 1_000_000, kicks: int = 30,
+                          seed: int = 0) -> Assignment:
+    """Improve ``start`` (a strategy name or an assignment) by relocate and swap moves.
+
+    For each job in turn, every move of it (to any position of any crew, or a
+    swap with any other job) is evaluated incrementally and the best improving
+    one is applied; a descent stops at a local optimum (no job has an
+    improving move), after ``max_moves`` applied moves or at ``time_limit_s``.
+    If time remains, up to ``kicks`` perturbations of the best assignment
+    (a few random relocations, ``seed``-ed) are each followed by a new descent
+    and kept if better (iterated local search; on big instances the first
+    descent usually uses all the time). Never worse than the start.
+    """
+    J = problem.n_jobs
+    init = _resolve_start(problem, start)
+    if J < 2:
+        return init
+    t_end = time.perf_counter() + float(time_limit_s)
+    best = _descend(problem, init, t_end, max_moves)
+    best_val = evaluate(problem, best).weighted_cmi
+    rng = np.random.default_rng(seed)
+    for _ in range(int(kicks)):
+        if time.perf_counter() >= t_end:
+            break
+        cand = _descend(problem, _kick(best, rng, int(rng.integers(2, 4))), t_end, max_moves)
+        val = evaluate(problem, cand).weighted_cmi
+        if val < best_val:
+            best, best_val = cand, val
+    if best_val <= evaluate(problem, init).weighted_cmi:
+        return best
+    return init                           # guard against float noise: never worse than start
+
+
+# --------------------------------------------------------------------------- exact
+
+@register("exact")
+def schedule_exact(problem: ScheduleProblem, *, max_jobs: int = 10, max_crews: int = 4,
+                   start: str | Sequence[Sequence[int]] = "local_search") -> Assignment:
+    """Optimal assignment by depth-first branch and bound over all crew sequences.
+
+    Enumerates every split of the jobs into ordered crew sequences
+    (``J!·C(J+K-1, K-1)`` leaves), pruned by a bound where each unassigned job
+    finishes no earlier than on its best still-open crew. The incumbent comes
+    from ``start``. Instances above ``max_jobs`` jobs or ``max_crews`` crews
+    are refused with :class:`ProblemTooLargeError`.
+    """
+    J, K = problem.n_jobs, problem.n_crews
+    if J > max_jobs or K > max_crews:
+        leaves = math.factorial(J) * math.comb(J + K - 1, K - 1)
+        raise ProblemTooLargeError(
+            f"the exact solver refuses {J} jobs x {K} crews (limits: max_jobs={max_jobs}, "
+            f"max_crews={max_crews}; the search space has {leaves:.3g} sequences); use "
+            "strategy='local_search' or raise the limits with options={'max_jobs': ..., 'max_crews': ...}")
+    init = _resolve_start(problem, start)
+    if J == 0:
+        return init
+    upper = evaluate(problem, init).weighted_cmi
+    best_seq = np.full(J + K - 1, -1, dtype=np.int64)
+    i = 0
+    for k, s in enumerate(init):
+        best_seq[i:i + len(s)] = s
+        i += len(s) + 1
+    # a tiny slack so the incumbent itself can be re-found (its value is then exact, not re-rounded)
+    value, _ = _branch_and_bound(upper * (1 + 1e-12) + 1e-12, best_seq, problem.repair_min, problem.weight,
+                                 problem.parent, problem.pre_order, problem.dist_job_km,
+                                 problem.dist_depot_km, problem.min_per_km, problem.crew_available_from_min)
+    out: Assignment = [[]]
+    for v in best_seq:
+        if v < 0:
+            if len(out) < K:
+                out.append([])
+        else:
+            out[-1].append(int(v))
+    while len(out) < K:
+        out.append([])
+    return out

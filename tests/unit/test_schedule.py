@@ -1,0 +1,372 @@
+"""Crew scheduling (gridsim.restore.schedule): evaluation, strategies, exactness, errors.
+
+The naive reference is brute force: every split of the jobs into ordered crew
+sequences, each evaluated with :func:`evaluate`.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridsim.errors import GridsimError
+from gridsim.restore.schedule import (
+    STRATEGIES, ProblemTooLargeError, ScheduleInputError, UnknownStrategyError, evaluate,
+    make_problem, register, solve,
+)
+from gridsim.types import CustomerClass
+
+# ---------------------------------------------------------------- helpers
+
+
+def random_problem(rng, n_jobs, n_crews, *, precedence=True, travel=True):
+    parent = np.full(n_jobs, -1)
+    if precedence:
+        for j in range(1, n_jobs):
+            if rng.random() < 0.6:
+                parent[j] = rng.integers(0, j)
+        perm = rng.permutation(n_jobs)            # parents need not have smaller indices
+        inv = np.argsort(perm)
+        parent = np.where(parent[perm] >= 0, inv[np.maximum(parent[perm], 0)], -1)
+    return make_problem(
+        x_km=rng.uniform(0, 20, n_jobs), y_km=rng.uniform(0, 20, n_jobs),
+        repair_min=rng.uniform(10, 120, n_jobs), weight=rng.integers(1, 100, n_jobs).astype(float),
+        customers=rng.integers(1, 50, n_jobs), parent=parent,
+        crew_x_km=rng.uniform(0, 20, n_crews), crew_y_km=rng.uniform(0, 20, n_crews),
+        crew_speed_kmh=40.0, crew_available_from_min=rng.uniform(0, 30, n_crews),
+        travel_factor=1.3 if travel else 0.0,
+    )
+
+
+def all_assignments(n_jobs, n_crews):
+    """Every split of the jobs into ``n_crews`` ordered sequences (each exactly once)."""
+    for perm in itertools.permutations(range(n_jobs)):
+        for cuts in itertools.combinations_with_replacement(range(n_jobs + 1), n_crews - 1):
+            b = [0, *cuts, n_jobs]
+            yield [list(perm[b[i]:b[i + 1]]) for i in range(n_crews)]
+
+
+def brute_force(problem):
+    return min(evaluate(problem, a).weighted_cmi for a in all_assignments(problem.n_jobs, problem.n_crews))
+
+
+def naive_restore(problem, finish):
+    out = np.empty_like(finish)
+    for j in range(problem.n_jobs):
+        r, i = finish[j], problem.parent[j]
+        while i >= 0:
+            r = max(r, finish[i])
+            i = problem.parent[i]
+        out[j] = r
+    return out
+
+
+# ---------------------------------------------------------------- evaluate
+
+
+def test_evaluate_hand_computed_example():
+    """Three jobs, two crews; 1 min per km (60 km/h, travel_factor 1).
+
+    ::
+
+        crew 0 depot (0,0)        job 0 (3,4)  repair 20    w 2, 10 customers
+                                  job 1 (3,0)  repair 10    w 5, 20 customers, parent = job 2
+        crew 1 depot (10,0)       job 2 (10,6) repair 30    w 1, 30 customers, 2 hospitals on job 1
+        crew 1 available from 15 min; crew 0 shift ends at 30 min
+
+    crew 0 does [0, 1]: travel 5 (|(3,4)|), start 5, finish 25; travel 4, start 29, finish 39
+    crew 1 does [2]:    starts 15, travel 6, start 21, finish 51
+    R = [25, max(39, 51) = 51, 51]
+    objective = 2*25 + 5*51 + 1*51 = 356;  CMI = 10*25 + 20*51 + 30*51 = 2800
+    hospital hours = 2 * 51 / 60 = 1.7;  makespan 51;  overtime crew 0 = 39 - 30 = 9
+    """
+    pb = make_problem(
+        x_km=[3, 3, 10], y_km=[4, 0, 6], repair_min=[20, 10, 30], weight=[2, 5, 1],
+        customers=[10, 20, 30], parent=[-1, 2, -1],
+        critical_by_class={CustomerClass.HOSPITAL: [0, 2, 0]},
+        crew_x_km=[0, 10], crew_y_km=[0, 0], crew_speed_kmh=60.0,
+        crew_available_from_min=[0, 15], crew_shift_end_min=[30, None], travel_factor=1.0,
+    )
+    s = evaluate(pb, [[0, 1], [2]])
+    np.testing.assert_allclose(s.travel_min, [5, 4, 6])
+    np.testing.assert_allclose(s.start_min, [5, 29, 21])
+    np.testing.assert_allclose(s.finish_min, [25, 39, 51])
+    np.testing.assert_allclose(s.restore_min, [25, 51, 51])
+    assert s.weighted_cmi == pytest.approx(356)
+    assert s.cmi == pytest.approx(2800)
+    assert s.critical_h_by_class == {CustomerClass.HOSPITAL: pytest.approx(1.7)}
+    assert s.makespan_min == pytest.approx(51)
+    assert s.routes[0].overtime_min == pytest.approx(9) and s.routes[1].overtime_min == 0
+    assert s.overtime_min == pytest.approx(9)
+    assert s.crew.tolist() == [0, 0, 1]
+    assert s.assignment == [[0, 1], [2]]
+    np.testing.assert_allclose(s.routes[0].finish_min, [25, 39])
+    frame = s.to_frame(pb)
+    assert frame.loc[1, "restore_min"] == pytest.approx(51) and frame.loc[1, "position"] == 1
+
+
+def test_restore_time_is_max_over_ancestors():
+    """Chain 0 <- 1 <- 2 (job 2 is furthest downstream) plus a random forest.
+
+    ::
+
+        job 0 ── job 1 ── job 2        job 3 (no parent)
+    """
+    pb = make_problem(x_km=[0] * 4, y_km=[0] * 4, repair_min=[50, 10, 10, 5], weight=[1, 1, 1, 1],
+                      parent=[-1, 0, 1, -1], crew_x_km=[0, 0], crew_y_km=[0, 0], crew_speed_kmh=30,
+                      travel_factor=0)
+    # crew 0 repairs the downstream jobs first (parallel work is allowed), crew 1 the upstream one
+    s = evaluate(pb, [[2, 1, 3], [0]])
+    np.testing.assert_allclose(s.finish_min, [50, 20, 10, 25])
+    np.testing.assert_allclose(s.restore_min, [50, 50, 50, 25])
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        pb = random_problem(rng, 9, 3)
+        a = next(itertools.islice(all_assignments(9, 3), int(rng.integers(0, 5000)), None))
+        s = evaluate(pb, a)
+        np.testing.assert_allclose(s.restore_min, naive_restore(pb, s.finish_min))
+        assert s.weighted_cmi == pytest.approx(float(pb.weight @ s.restore_min))
+
+
+# ---------------------------------------------------------------- exact vs brute force
+
+
+@pytest.mark.parametrize("precedence", [False, True])
+@pytest.mark.parametrize("travel", [False, True])
+def test_exact_equals_brute_force(precedence, travel):
+    rng = np.random.default_rng(10 + 2 * precedence + travel)
+    for _ in range(12):
+        pb = random_problem(rng, int(rng.integers(1, 6)), 2, precedence=precedence, travel=travel)
+        best = brute_force(pb)
+        assert solve(pb, "exact").weighted_cmi == pytest.approx(best, rel=1e-12)
+
+
+def test_exact_three_crews_and_other_starts():
+    rng = np.random.default_rng(7)
+    for _ in range(4):
+        pb = random_problem(rng, 4, 3)
+        best = brute_force(pb)
+        for start in ("fifo", "wspt"):     # a poor incumbent must not change the optimum
+            s = solve(pb, "exact", options={"start": start})
+            assert s.weighted_cmi == pytest.approx(best, rel=1e-12)
+
+
+def test_exact_refuses_big_instances():
+    pb = random_problem(np.random.default_rng(0), 12, 3)
+    with pytest.raises(ProblemTooLargeError, match="max_jobs=10.*local_search"):
+        solve(pb, "exact")
+    with pytest.raises(ProblemTooLargeError, match="max_jobs=5"):
+        solve(random_problem(np.random.default_rng(0), 6, 2), "exact", options={"max_jobs": 5})
+
+
+# ---------------------------------------------------------------- wspt = Smith's rule
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.5, 200), st.floats(0, 1000)), min_size=1, max_size=12),
+       st.floats(0, 50))
+def test_wspt_is_optimal_on_one_crew_without_travel(jobs, available_from):
+    """Single crew, no travel, no precedence: Smith's rule (w/p descending) is optimal."""
+    p = np.array([j[0] for j in jobs])
+    w = np.array([j[1] for j in jobs])
+    rng = np.random.default_rng(len(jobs))
+    pb = make_problem(x_km=rng.uniform(0, 9, p.size), y_km=rng.uniform(0, 9, p.size), repair_min=p, weight=w,
+                      crew_x_km=[0], crew_y_km=[0], crew_speed_kmh=50,
+                      crew_available_from_min=[available_from], travel_factor=0.0)
+    got = solve(pb, "wspt").weighted_cmi
+    smith = evaluate(pb, [list(np.argsort(-w / p, kind="stable"))]).weighted_cmi
+    assert got == pytest.approx(smith, rel=1e-9)
+    if p.size <= 6:
+        assert got == pytest.approx(brute_force(pb), rel=1e-9)
+
+
+# ---------------------------------------------------------------- local search
+
+
+@pytest.mark.parametrize("start", ["fifo", "most_customers", "critical_first", "wspt"])
+def test_local_search_never_worse_than_its_start(start):
+    rng = np.random.default_rng(len(start))
+    for n_jobs, n_crews in [(2, 2), (6, 2), (8, 3), (30, 4), (80, 6)]:
+        for precedence in (False, True):
+            pb = random_problem(rng, n_jobs, n_crews, precedence=precedence)
+            base = solve(pb, start).weighted_cmi
+            ls = solve(pb, "local_search", options={"start": start, "time_limit_s": 1.0})
+            assert ls.weighted_cmi <= base + 1e-9 * base
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.integers(1, 5), st.booleans())
+def test_local_search_from_given_assignment(seed, n_jobs, n_crews, precedence):
+    """Start from an arbitrary assignment; result valid and never worse (hypothesis)."""
+    rng = np.random.default_rng(seed)
+    pb = random_problem(rng, n_jobs, n_crews, precedence=precedence)
+    crews = rng.integers(0, n_crews, n_jobs)
+    start = [list(rng.permutation(np.flatnonzero(crews == k))) for k in range(n_crews)]
+    ls = solve(pb, "local_search", options={"start": start, "time_limit_s": 1.0})
+    assert sorted(itertools.chain(*ls.assignment)) == list(range(n_jobs))
+    assert ls.weighted_cmi <= evaluate(pb, start).weighted_cmi * (1 + 1e-12)
+
+
+def test_local_search_reaches_optimum_on_easy_instances():
+    """Not a guarantee, a regression guard: small instances are mostly solved to optimality."""
+    rng = np.random.default_rng(42)
+    gaps = []
+    for i in range(30):
+        pb = random_problem(rng, int(rng.integers(2, 8)), int(rng.integers(2, 4)), precedence=bool(i % 2))
+        gaps.append(solve(pb, "local_search").weighted_cmi / solve(pb, "exact").weighted_cmi - 1)
+    assert np.mean(gaps) <= 0.03
+
+
+# ---------------------------------------------------------------- list rules
+
+
+def test_all_strategies_give_valid_schedules_with_precedence():
+    pb = random_problem(np.random.default_rng(5), 7, 3)
+    for name in STRATEGIES:
+        s = solve(pb, name)
+        assert s.strategy == name
+        assert sorted(itertools.chain(*s.assignment)) == list(range(7))
+        assert np.all(s.restore_min >= s.finish_min)
+
+
+def test_list_rules_dispatch_upstream_jobs_first():
+    """Job 0 is downstream of job 2; one crew, no travel.
+
+    ::
+
+        job 2 ── job 0        job 1
+    """
+    pb = make_problem(x_km=[0, 0, 0], y_km=[0, 0, 0], repair_min=[10, 10, 10], weight=[9, 1, 1],
+                      customers=[90, 5, 1], parent=[2, -1, -1], crew_x_km=[0], crew_y_km=[0],
+                      crew_speed_kmh=30, travel_factor=0,
+                      critical_by_class={"hospital": [0, 1, 0]})
+    assert solve(pb, "fifo").assignment == [[2, 0, 1]]
+    assert solve(pb, "fifo", options={"upstream_first": False}).assignment == [[0, 1, 2]]
+    assert solve(pb, "most_customers").assignment == [[2, 0, 1]]
+    # job 2's subtree holds no critical customer, job 1 holds a hospital
+    assert solve(pb, "critical_first").assignment == [[1, 2, 0]]
+    # wspt looks ahead: job 2 releases job 0's weight, (1 + 9) / (10 + 10) > 1 / 10
+    assert solve(pb, "wspt").assignment == [[2, 0, 1]]
+
+
+def test_list_scheduling_picks_the_crew_that_finishes_first():
+    """Two crews at x = 0 and x = 10 km (1 min/km); jobs at x = 9 and x = 1 go to the nearer crew."""
+    pb = make_problem(x_km=[9, 1], y_km=[0, 0], repair_min=[10, 10], weight=[1, 1],
+                      crew_x_km=[0, 10], crew_y_km=[0, 0], crew_speed_kmh=60, travel_factor=1.0)
+    assert solve(pb, "fifo").assignment == [[1], [0]]
+
+
+def test_no_jobs():
+    pb = make_problem(x_km=[], y_km=[], repair_min=[], weight=[], crew_x_km=[0], crew_y_km=[0],
+                      crew_speed_kmh=30)
+    for name in STRATEGIES:
+        s = solve(pb, name)
+        assert s.assignment == [[]] and s.weighted_cmi == 0 and s.makespan_min == 0
+
+
+# ---------------------------------------------------------------- registry
+
+
+def test_register_a_strategy_and_unknown_names():
+    @register("everything_to_crew_0")
+    def _all_to_first(problem, *, reverse=False):
+        jobs = list(range(problem.n_jobs))
+        return [jobs[::-1] if reverse else jobs] + [[] for _ in range(problem.n_crews - 1)]
+
+    try:
+        pb = random_problem(np.random.default_rng(1), 4, 2)
+        assert solve(pb, "everything_to_crew_0", options={"reverse": True}).assignment == [[3, 2, 1, 0], []]
+        with pytest.raises(ScheduleInputError, match="does not take option.*'speed'.*reverse"):
+            solve(pb, "everything_to_crew_0", options={"speed": 1})
+    finally:
+        del STRATEGIES["everything_to_crew_0"]
+    with pytest.raises(UnknownStrategyError, match="'nope'.*critical_first, exact, fifo"):
+        solve(pb, "nope")
+    with pytest.raises(UnknownStrategyError):
+        solve(pb, "local_search", options={"start": "nope"})
+
+
+# ---------------------------------------------------------------- errors
+
+
+def _kw(**over):
+    kw = dict(x_km=[0, 1, 2], y_km=[0, 1, 2], repair_min=[10, 20, 30], weight=[1, 2, 3],
+              crew_x_km=[0], crew_y_km=[0], crew_speed_kmh=30)
+    kw.update(over)
+    return kw
+
+
+@pytest.mark.parametrize("over, match", [
+    (dict(repair_min=[10, -1, 30]), r"repair_min is negative for job\(s\) 1"),
+    (dict(weight=[1, 2, -3]), r"weight is negative for job\(s\) 2"),
+    (dict(x_km=[0, np.nan, 2]), r"x_km is NaN or infinite for job\(s\) 1"),
+    (dict(crew_y_km=[np.nan]), r"crew_y_km is NaN or infinite for crew\(s\) 0"),
+    (dict(crew_x_km=[], crew_y_km=[], crew_speed_kmh=[]), "no crews"),
+    (dict(crew_speed_kmh=[0]), "crew_speed_kmh must be > 0"),
+    (dict(parent=[-1, 5, 0]), r"parent is out of range for job\(s\) 1"),
+    (dict(parent=[1, 2, 0]), r"parent has a cycle through job\(s\) 0, 1, 2"),
+    (dict(parent=[-1, 1, -1]), r"job\(s\) 1 are their own parent"),
+    (dict(parent=[-1, 0]), "parent must be 3 integer"),
+    (dict(weight=[1, 2]), "weight has 2 entries, expected one per job"),
+    (dict(critical_by_class={"castle": [1, 0, 0]}), "unknown class 'castle'"),
+    (dict(crew_available_from_min=[60], crew_shift_end_min=[30]), "end their shift before"),
+    (dict(travel_factor=-1), "travel_factor"),
+    (dict(job_ids=["a", "b"]), "job_ids has 2 entries"),
+])
+def test_problem_errors(over, match):
+    with pytest.raises(ScheduleInputError, match=match) as info:
+        make_problem(**_kw(**over))
+    assert isinstance(info.value, GridsimError)
+
+
+def test_error_messages_use_job_ids():
+    with pytest.raises(ScheduleInputError, match=r"job\(s\) f17"):
+        make_problem(**_kw(repair_min=[1, -2, 3], job_ids=["f3", "f17", "f20"]))
+
+
+@pytest.mark.parametrize("assignment, match", [
+    ([[0, 1], [2]], "2 crew sequences, the problem has 1 crews"),
+    ([[0, 1]], r"job\(s\) 2 are not assigned"),
+    ([[0, 1, 2, 1]], r"job\(s\) 1 are assigned more than once"),
+    ([[0, 1, 7]], "outside 0..2"),
+])
+def test_assignment_errors(assignment, match):
+    with pytest.raises(ScheduleInputError, match=match):
+        evaluate(make_problem(**_kw()), assignment)
+
+
+def test_problem_arrays_are_read_only():
+    pb = make_problem(**_kw())
+    with pytest.raises(ValueError):
+        pb.repair_min[0] = 5.0
+
+
+def neighbours(assignment):
+    """Every relocate (job to any position of any crew) and swap (two jobs) of an assignment."""
+    where = {j: (k, i) for k, s in enumerate(assignment) for i, j in enumerate(s)}
+    for j, (a, p) in where.items():
+        for b in range(len(assignment)):
+            rows = [list(s) for s in assignment]
+            rows[a].pop(p)
+            for q in range(len(rows[b]) + 1):
+                if (b, q) != (a, p):
+                    yield [r if k != b else r[:q] + [j] + r[q:] for k, r in enumerate(rows)]
+    for j, j2 in itertools.combinations(where, 2):
+        rows = [list(s) for s in assignment]
+        (a, p), (b, q) = where[j], where[j2]
+        rows[a][p], rows[b][q] = j2, j
+        yield rows
+
+
+@pytest.mark.parametrize("precedence", [False, True])
+def test_local_search_stops_at_a_true_local_optimum(precedence):
+    """The incremental move evaluation agrees with evaluate(): no neighbour is better."""
+    rng = np.random.default_rng(99 + precedence)
+    for _ in range(15):
+        pb = random_problem(rng, int(rng.integers(2, 12)), int(rng.integers(1, 4)), precedence=precedence)
+        ls = solve(pb, "local_search", options={"start": "fifo", "time_limit_s": 30})
+        for nb in neighbours(ls.assignment):
+            assert evaluate(pb, nb).weighted_cmi >= ls.weighted_cmi * (1 - 1e-9)
