@@ -291,17 +291,27 @@ def sweep_storms(topo: Topology, faults_csr, state: State | None = None) -> Stor
     indptr, elems = as_faults_csr(topo, faults_csr)
     a = topo.analysis(state)
     crit_cols = [CLASS_ORDER.index(c) for c in topo.critical_classes]
-    weights = np.empty((topo.n_node, 3 + len(crit_cols)), np.int64)
-    weights[:, 0] = topo.node_is_bus
-    weights[:, 1] = topo.node_cust
-    weights[:, 2] = topo.node_crit
-    for j, c in enumerate(crit_cols):
-        weights[:, 3 + j] = topo.node_class[:, c]
+    weights = topo._hints.get("storm_weights")
+    if weights is None:  # buses, customers, critical, critical per class: one row per node
+        weights = np.empty((topo.n_node, 3 + len(crit_cols)), np.int64)
+        weights[:, 0] = topo.node_is_bus
+        weights[:, 1] = topo.node_cust
+        weights[:, 2] = topo.node_crit
+        for j, c in enumerate(crit_cols):
+            weights[:, 3 + j] = topo.node_class[:, c]
+        topo._hints["storm_weights"] = weights
     if a.radial:
-        prefixes = np.zeros((a.n_reached + 1, weights.shape[1]), np.int64)
-        np.cumsum(weights[a.node_at], axis=0, out=prefixes[1:])
-        out = K._storms_radial(indptr, elems, topo.elem_is_node, topo.elem_ref, topo.br_from, topo.br_to,
-                               a.cond, a.pre, a.size, a.parent_branch, prefixes)
+        prefixes = a.extras.get("storm_prefixes")
+        if prefixes is None:
+            prefixes = np.zeros((a.n_reached + 1, weights.shape[1]), np.int64)
+            np.cumsum(weights[a.node_at], axis=0, out=prefixes[1:])
+            a.extras["storm_prefixes"] = prefixes
+        iv = a.extras.get("intervals")
+        if iv is None:
+            iv = K._element_intervals(topo.elem_is_node, topo.elem_ref, topo.br_from, topo.br_to, a.cond,
+                                      a.pre, a.size, a.parent_branch)
+            a.extras["intervals"] = iv
+        out = K._storms_intervals(indptr, elems, iv, prefixes)
         method = "intervals"
     else:
         out = K._storms_bfs(indptr, elems, topo.elem_is_node, topo.elem_ref, topo.indptr, topo.adj_node,
