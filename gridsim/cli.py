@@ -30,7 +30,7 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 if not out.is_terminal:  # piped or captured: wide enough for the tables
     out = Console(highlight=False, soft_wrap=True, width=160)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line, never wrapped
 
 
 class UsageError(GridsimError):
