@@ -475,16 +475,14 @@ def test_property_split_and_identities(rows, n):
     assert compute_indices(as_datetimes(df), 1000, cemi_n=n).to_dict() == agg.to_dict()
 
 
-@pytest.mark.slow
-def test_million_rows_fast():
-    import time
-
+def test_million_rows():
+    # speed is measured by benchmarks, not asserted here; this checks a big log is handled right
     rng = np.random.default_rng(0)
     n = 1_000_000
     start = rng.integers(0, 525_600, n).astype(float)
     df = pd.DataFrame({"customer_id": rng.integers(0, 200_000, n), "start": start,
                        "end": start + rng.exponential(30, n), "count": rng.integers(1, 5, n)})
-    t = time.process_time()
     ind = compute_indices(df, 1_000_000)
-    assert time.process_time() - t < 3.0  # ~0.3 s on an idle machine; generous for loaded CI
-    assert ind.sustained_interruptions > 0
+    sustained = (df["end"] - df["start"]) > 5.0
+    assert ind.sustained_interruptions == int(df["count"][sustained].sum())
+    assert ind.momentary_interruptions == int(df["count"][~sustained].sum())
