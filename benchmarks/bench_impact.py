@@ -28,6 +28,7 @@ from _common import fmt_s, header, timeit  # noqa: E402
 from gridsim.core import _kernels as K  # noqa: E402
 from gridsim.core import compile_topology, find_affected, sweep_single_faults, sweep_storms  # noqa: E402
 from gridsim.core.topology import _analyse  # noqa: E402
+from gridsim.core.impact import _subtree  # noqa: E402
 from gridsim.model import load_model  # noqa: E402
 
 TARGETS = {
@@ -42,7 +43,7 @@ def kernel_pass(topo):
     state = topo.base_state()
     a = _analyse(topo, state)
     return K._sweep(topo.elem_is_node, topo.elem_ref, topo.br_from, topo.br_to, a.cond, a.pre, a.size, a.low,
-                    a.parent, a.parent_branch, a.prefix_bus, a.prefix_cust, a.prefix_crit, a.kept_bus,
+                    a.parent, a.parent_branch, _subtree(topo, a), a.kept_bus,
                     a.kept_cust, a.kept_crit, topo.br_prot_dev, topo.br_prot_node, topo.br_own_trip,
                     a.dev_above, a.dev_below)
 

@@ -309,7 +309,7 @@ def _prefix3(node_at, n_reached, w_bus, w_cust, w_crit):
 
 @njit(cache=True)
 def _sweep(elem_is_node, elem_ref, br_from, br_to, cond, pre, size, low, parent,
-           parent_branch, prefix_bus, prefix_cust, prefix_crit, kept_bus, kept_cust,
+           parent_branch, sub, kept_bus, kept_cust,
            kept_crit, br_prot_dev, br_prot_node, br_own_trip, node_dev_above,
            node_dev_below):
     """All single faults in one pass.
@@ -330,11 +330,9 @@ def _sweep(elem_is_node, elem_ref, br_from, br_to, cond, pre, size, low, parent,
             v = r
             if pre[v] < 0:
                 continue
-            a = pre[v]
-            z = a + size[v]
-            out_bus[i] = prefix_bus[z] - prefix_bus[a] - kept_bus[v]
-            out_cust[i] = prefix_cust[z] - prefix_cust[a] - kept_cust[v]
-            out_crit[i] = prefix_crit[z] - prefix_crit[a] - kept_crit[v]
+            out_bus[i] = sub[v, 0] - kept_bus[v]
+            out_cust[i] = sub[v, 1] - kept_cust[v]
+            out_crit[i] = sub[v, 2] - kept_crit[v]
             if parent[v] < 0:
                 continue
             b = parent_branch[v]
@@ -346,7 +344,7 @@ def _sweep(elem_is_node, elem_ref, br_from, br_to, cond, pre, size, low, parent,
                     trip[i] = node_dev_above[parent[v]]
                     below = node_dev_below[parent[v]]
                 if trip[i] >= 0:
-                    interrupted[i] = prefix_cust[pre[below] + size[below]] - prefix_cust[pre[below]]
+                    interrupted[i] = sub[below, 1]
             if trip[i] < 0:
                 interrupted[i] = out_cust[i]
         else:
@@ -362,11 +360,9 @@ def _sweep(elem_is_node, elem_ref, br_from, br_to, cond, pre, size, low, parent,
             else:
                 v = -1
             if v >= 0 and pre[v] >= 0 and low[v] >= pre[v]:
-                a = pre[v]
-                z = a + size[v]
-                out_bus[i] = prefix_bus[z] - prefix_bus[a]
-                out_cust[i] = prefix_cust[z] - prefix_cust[a]
-                out_crit[i] = prefix_crit[z] - prefix_crit[a]
+                out_bus[i] = sub[v, 0]
+                out_cust[i] = sub[v, 1]
+                out_crit[i] = sub[v, 2]
                 p = parent[v]
                 pn = br_prot_node[b]
                 if br_prot_dev[b] >= 0 and br_own_trip[b] and (pn < 0 or pn == p):
@@ -375,8 +371,7 @@ def _sweep(elem_is_node, elem_ref, br_from, br_to, cond, pre, size, low, parent,
                 else:
                     trip[i] = node_dev_above[p]
                     if trip[i] >= 0:
-                        below = node_dev_below[p]
-                        interrupted[i] = prefix_cust[pre[below] + size[below]] - prefix_cust[pre[below]]
+                        interrupted[i] = sub[node_dev_below[p], 1]
                     else:
                         interrupted[i] = out_cust[i]
             else:
@@ -384,6 +379,20 @@ def _sweep(elem_is_node, elem_ref, br_from, br_to, cond, pre, size, low, parent,
                 if pre[f] >= 0 and br_prot_dev[b] >= 0 and br_own_trip[b]:
                     trip[i] = br_prot_dev[b]
     return out_bus, out_cust, out_crit, trip, interrupted
+
+
+@njit(cache=True)
+def _subtree_sums(node_at, n_reached, pre, size, p_bus, p_cust, p_crit, n_node):
+    """Per node the (buses, customers, critical) totals of its subtree, one row per
+    node so that the sweep reads one cache line per element."""
+    sub = np.zeros((n_node, 3), np.int64)
+    for i in range(n_reached):
+        v = node_at[i]
+        z = i + size[v]
+        sub[v, 0] = p_bus[z] - p_bus[i]
+        sub[v, 1] = p_cust[z] - p_cust[i]
+        sub[v, 2] = p_crit[z] - p_crit[i]
+    return sub
 
 
 @njit(cache=True)

@@ -139,6 +139,16 @@ def find_affected(topo: Topology, faults: Iterable, state: State | None = None, 
     )
 
 
+def _subtree(topo: Topology, a):
+    """Subtree totals per node (cached per state)."""
+    sub = a.extras.get("subtree")
+    if sub is None:
+        sub = K._subtree_sums(a.node_at, a.n_reached, a.pre, a.size, a.prefix_bus, a.prefix_cust,
+                              a.prefix_crit, topo.n_node)
+        a.extras["subtree"] = sub
+    return sub
+
+
 def _single_arrays(topo: Topology, state: State | None):
     a = topo.analysis(state)
     cached = a.extras.get("sweep")
@@ -146,7 +156,7 @@ def _single_arrays(topo: Topology, state: State | None):
         return cached
     prot_dev, prot_node = _upstream_protection(topo, a)
     res = K._sweep(topo.elem_is_node, topo.elem_ref, topo.br_from, topo.br_to, a.cond, a.pre, a.size, a.low,
-                   a.parent, a.parent_branch, a.prefix_bus, a.prefix_cust, a.prefix_crit, a.kept_bus,
+                   a.parent, a.parent_branch, _subtree(topo, a), a.kept_bus,
                    a.kept_cust, a.kept_crit, prot_dev, prot_node, topo.br_own_trip,
                    a.dev_above, a.dev_below)
     a.extras["sweep"] = res
