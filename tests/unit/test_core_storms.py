@@ -160,7 +160,7 @@ def random_nets(draw):
         pp.create_line(net, int(f), int(t), length_km=1.0, std_type=lt)
     for b in rng.choice(n, int(rng.integers(1, 4)), replace=False):
         pp.create_ext_grid(net, int(b))
-    if rng.random() < 0.3:
+    if len(net.line) and rng.random() < 0.3:  # (a tree of one bus has no line)
         net.line.loc[rng.choice(net.line.index.to_numpy()), "in_service"] = False
     if rng.random() < 0.2:
         net.bus.loc[int(rng.integers(0, n)), "in_service"] = False
