@@ -256,23 +256,6 @@ def _dfs_lowlink(indptr, adj_node, adj_branch, cond, root):
 
 
 @njit(cache=True)
-def _prefix_by_preorder(node_at, n_reached, w):
-    """P[k] = sum of w over the first k nodes in preorder (int64)."""
-    out = np.zeros(n_reached + 1, np.int64)
-    for i in range(n_reached):
-        out[i + 1] = out[i] + w[node_at[i]]
-    return out
-
-
-@njit(cache=True)
-def _prefix_by_preorder_f(node_at, n_reached, w):
-    out = np.zeros(n_reached + 1, np.float64)
-    for i in range(n_reached):
-        out[i + 1] = out[i] + w[node_at[i]]
-    return out
-
-
-@njit(cache=True)
 def _node_kept(pre, size, low, parent, node_at, n_reached, p_bus, p_cust, p_crit):
     """For every reached node v: the weight, inside v's subtree, that stays
     supplied when v is removed (children whose subtree has a back edge above v).
@@ -445,65 +428,6 @@ def _fault_interval(is_node, r, br_from, br_to, cond, pre, size, parent_branch):
     if parent_branch[f] == r and pre[f] >= 0:
         return pre[f], pre[f] + size[f]
     return 0, 0
-
-
-@njit(cache=True)
-def _union_sum(starts, stops, n, prefixes):
-    """Sum of ``prefixes`` columns over the union of n intervals (sorted here)."""
-    idx = np.argsort(starts[:n])
-    ncol = prefixes.shape[1]
-    tot = np.zeros(ncol, np.int64)
-    cur_a = -1
-    cur_z = -1
-    for j in range(n):
-        a = starts[idx[j]]
-        z = stops[idx[j]]
-        if a >= z:
-            continue
-        if a >= cur_z:  # disjoint: close the current run
-            if cur_z > cur_a:
-                for c in range(ncol):
-                    tot[c] += prefixes[cur_z, c] - prefixes[cur_a, c]
-            cur_a = a
-            cur_z = z
-        elif z > cur_z:  # cannot happen for subtree intervals (nested or disjoint)
-            cur_z = z
-    if cur_z > cur_a:
-        for c in range(ncol):
-            tot[c] += prefixes[cur_z, c] - prefixes[cur_a, c]
-    return tot
-
-
-@njit(cache=True)
-def _storms_radial(sc_indptr, sc_elems, elem_is_node, elem_ref, br_from, br_to, cond,
-                   pre, size, parent_branch, prefixes):
-    """Per scenario: union of the subtree intervals of its faults, summed with
-    prefix sums. O(k log k) per scenario, independent of network size."""
-    s_count = sc_indptr.shape[0] - 1
-    ncol = prefixes.shape[1]
-    out = np.zeros((s_count, ncol), np.int64)
-    kmax = 0
-    for s in range(s_count):
-        k = sc_indptr[s + 1] - sc_indptr[s]
-        if k > kmax:
-            kmax = k
-    starts = np.empty(max(kmax, 1), np.int64)
-    stops = np.empty(max(kmax, 1), np.int64)
-    for s in range(s_count):
-        n = 0
-        for j in range(sc_indptr[s], sc_indptr[s + 1]):
-            e = sc_elems[j]
-            a, z = _fault_interval(elem_is_node[e], elem_ref[e], br_from, br_to, cond,
-                                   pre, size, parent_branch)
-            if z > a:
-                starts[n] = a
-                stops[n] = z
-                n += 1
-        if n > 0:
-            tot = _union_sum(starts, stops, n, prefixes)
-            for c in range(ncol):
-                out[s, c] = tot[c]
-    return out
 
 
 @njit(cache=True)

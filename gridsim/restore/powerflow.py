@@ -50,6 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from gridsim.core.topology import _ro  # read-only contiguous array, shared helper
 from gridsim.core.topology import (
     BR_LINE, BR_SOURCE, BR_SWITCH, BR_TRAFO, BR_TRAFO3W_ARM, ELEMENT_ORDER, State, Topology,
 )
@@ -69,12 +70,6 @@ UNSUPPORTED_PF_TABLES = ("ward", "xward", "motor", "asymmetric_load", "asymmetri
 
 class PowerFlowError(GridsimError):
     """The network cannot be solved: unsupported elements, or pandapower's fallback failed."""
-
-
-def _ro(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a)
-    a.setflags(write=False)
-    return a
 
 
 # ---------------------------------------------------------------------------

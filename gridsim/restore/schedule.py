@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from gridsim.core.topology import _ro  # read-only contiguous array, shared helper
 from gridsim.errors import GridsimError
 from gridsim.types import CLASS_ORDER, CustomerClass
 
@@ -89,12 +90,6 @@ def _ids_text(ids: np.ndarray, where: np.ndarray) -> str:
     bad = [str(i) for i in np.asarray(ids)[where][:10]]
     more = f" (+{int(np.count_nonzero(where)) - 10} more)" if np.count_nonzero(where) > 10 else ""
     return ", ".join(bad) + more
-
-
-def _ro(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a)
-    a.setflags(write=False)
-    return a
 
 
 @dataclass(frozen=True, eq=False)
