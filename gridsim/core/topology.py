@@ -157,6 +157,11 @@ class Topology:
     elem_offsets: dict           # ElementType -> (start, pandas.Index of ids)
     _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _hints: dict = field(default_factory=dict, repr=False)
+    #: (x_km, y_km) per node on a local plane (NaN where the model has no
+    #: coordinates; a trafo3w star node takes its HV bus's), see :mod:`gridsim.model.geo`.
+    node_xy_km: np.ndarray | None = field(default=None, repr=False)
+    #: The model it was compiled from (electrical data for capacity checks).
+    model: object | None = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -371,6 +376,17 @@ def _index_of(index: pd.Index, values, what: str, where: str) -> np.ndarray:
                                   f"({int((pos < 0).sum())} such reference(s)); fix the model "
                                   f"(run `gridsim validate`)")
     return pos
+
+
+def _node_xy(net, bus_node, star_node, t3, n_node) -> np.ndarray:
+    from gridsim.model.geo import bus_xy_km
+
+    xy = np.full((n_node, 2), np.nan)
+    bxy = bus_xy_km(net)
+    xy[bus_node] = bxy
+    if len(t3):
+        xy[star_node] = bxy[pd.Index(net.bus.index).get_indexer(t3.hv_bus.to_numpy())]
+    return xy
 
 
 def compile_topology(model, *, critical_classes: Iterable[CustomerClass] | None = None) -> Topology:
@@ -604,6 +620,7 @@ def compile_topology(model, *, critical_classes: Iterable[CustomerClass] | None 
         critical_classes=crit,
         elem_type=_ro(elem_type), elem_id=_ro(elem_id), elem_is_node=_ro(elem_is_node),
         elem_ref=_ro(elem_ref), elem_offsets=offsets,
+        node_xy_km=_ro(_node_xy(net, bus_node, star_node, t3, n_node)), model=model,
     )
     topo.analysis()  # traverse the state as loaded once: later queries are O(k log k)
     return topo

@@ -67,9 +67,14 @@ BUNDLED_SOURCES: dict[str, dict] = {
                     "kwargs": {}},
 }
 
-#: Switching times used when model.yaml gives none.
+#: Switching times used when model.yaml gives none: a remote operation takes
+#: ``remote_operate_s``; a manual one needs a crew, dispatched in
+#: ``manual_dispatch_min`` to the first device, then driving between devices at
+#: ``crew_speed_kmh`` (x ``travel_factor`` over the straight line), plus
+#: ``manual_operate_min`` per operation.
 DEFAULT_SWITCHING: dict[str, float] = {"remote_operate_s": 30.0, "manual_operate_min": 15.0,
-                                       "crew_speed_kmh": 40.0}
+                                       "crew_speed_kmh": 40.0, "manual_dispatch_min": 30.0,
+                                       "travel_factor": 1.3}
 
 #: Modules whose functions a model.yaml ``source.loader`` may name.
 _ALLOWED_LOADER_MODULES = ("pandapower.networks", "simbench")

@@ -68,7 +68,7 @@ def _tree_coefficients(node_at, n_reached, parent, parent_branch, ef_node, yff, 
 
 @njit(cache=True)
 def _radial_sweep(node_at, n_reached, parent, parent_branch, ef_node, yff, yft, ytf, ytt, ideal,
-                  is_source, v_src, s_p, s_i, s_z, max_iter, tol):
+                  is_source, v_src, s_p, s_i, s_z, max_iter, tol, v_root=1.0 + 0.0j):
     """Backward/forward sweep power flow on a radial tree.
 
     Each branch is a two-port ``[I_f, I_t] = [[yff, yft], [ytf, ytt]] [V_f, V_t]``
@@ -76,6 +76,9 @@ def _radial_sweep(node_at, n_reached, parent, parent_branch, ef_node, yff, yft, 
     Starts from the no-load voltages (a forward sweep with zero currents, so
     transformer ratios and phase shifts are in the start values) and iterates
     until the largest voltage change is below ``tol`` (pu).
+
+    ``v_root`` is the fixed voltage of the tree's root ``node_at[0]`` (1 for
+    the super-source; a bus voltage when a sub-tree is solved on its own).
 
     Returns ``(v, converged, iterations)``: complex node voltages (0 for
     unreached nodes).
@@ -89,7 +92,7 @@ def _radial_sweep(node_at, n_reached, parent, parent_branch, ef_node, yff, yft, 
         src[c] = is_source[parent_branch[c]]
     v = np.zeros(n_node, np.complex128)
     j_node = np.zeros(n_node, np.complex128)
-    v[node_at[0]] = 1.0
+    v[node_at[0]] = v_root
     for k in range(1, n_reached):        # no-load start
         c = node_at[k]
         v[c] = v_src[c] if src[c] else fa[c] * v[parent[c]]

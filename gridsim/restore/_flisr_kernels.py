@@ -1,0 +1,122 @@
+"""Numba kernels of FLISR: the faulted section and its boundary devices.
+
+Pure functions on contiguous arrays (see :mod:`gridsim.restore.flisr`).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: Branch kind of a source link (``gridsim.core.topology.BR_SOURCE``).
+_BR_SOURCE = 4
+
+
+@njit(cache=True)
+def _end_device(b, e, upstream_end, bdev_ptr, bdev, dev_node):
+    """Best device on branch ``b`` sitting at node ``e`` (a device without a known
+    bus counts as sitting at the upstream end), or -1."""
+    for k in range(bdev_ptr[b], bdev_ptr[b + 1]):
+        d = bdev[k]
+        dn = dev_node[d]
+        if dn == e or (dn < 0 and upstream_end):
+            return d
+    return -1
+
+
+@njit(cache=True)
+def _section(start_is_node, start_ref, br_from, br_to, br_kind, cond, indptr, adj_node, adj_branch,
+             bdev_ptr, bdev, dev_node, parent):
+    """The faulted section: nodes that stay dead until repair, and the devices to open.
+
+    Starting at the faulted element (a node, or a branch whose two ends are
+    examined separately), the search spreads over conducting branches and stops
+    at any branch carrying a switching device (the device separates the far
+    node from the section) and at source links (the section reaches a source).
+    On the faulted branch itself only a device at the end in question isolates
+    that end.
+
+    Returns ``(nodes, boundaries)``: section nodes, and rows ``(device, branch,
+    near, far)`` of the boundary devices (``device`` -1 for a source link,
+    ``near`` the section side, -1 when the faulted branch itself is cut at that end).
+    """
+    n = indptr.shape[0] - 1
+    in_sec = np.zeros(n, np.bool_)
+    stack = np.empty(n, np.int32)
+    top = 0
+    nodes = np.empty(n, np.int32)
+    n_nodes = 0
+    bnd = np.empty((br_from.shape[0] + 2, 4), np.int64)
+    n_b = 0
+    if start_is_node:
+        in_sec[start_ref] = True
+        stack[top] = start_ref
+        top += 1
+        nodes[n_nodes] = start_ref
+        n_nodes += 1
+    else:
+        b = start_ref
+        u = br_from[b]
+        w = br_to[b]
+        for side in range(2):
+            e = u if side == 0 else w
+            o = w if side == 0 else u
+            d = _end_device(b, e, parent[o] == e, bdev_ptr, bdev, dev_node)
+            if d >= 0:
+                bnd[n_b, 0] = d
+                bnd[n_b, 1] = b
+                bnd[n_b, 2] = -1
+                bnd[n_b, 3] = e
+                n_b += 1
+            elif not in_sec[e]:
+                in_sec[e] = True
+                stack[top] = e
+                top += 1
+                nodes[n_nodes] = e
+                n_nodes += 1
+    while top > 0:
+        top -= 1
+        x = stack[top]
+        for k in range(indptr[x], indptr[x + 1]):
+            b = adj_branch[k]
+            if not cond[b] or (not start_is_node and b == start_ref):
+                continue
+            y = adj_node[k]
+            if br_kind[b] == _BR_SOURCE:
+                bnd[n_b, 0] = -1
+                bnd[n_b, 1] = b
+                bnd[n_b, 2] = x
+                bnd[n_b, 3] = y
+                n_b += 1
+                continue
+            if bdev_ptr[b + 1] > bdev_ptr[b]:
+                bnd[n_b, 0] = bdev[bdev_ptr[b]]
+                bnd[n_b, 1] = b
+                bnd[n_b, 2] = x
+                bnd[n_b, 3] = y
+                n_b += 1
+                continue
+            if not in_sec[y]:
+                in_sec[y] = True
+                stack[top] = y
+                top += 1
+                nodes[n_nodes] = y
+                n_nodes += 1
+    return nodes[:n_nodes].copy(), bnd[:n_b].copy()
+
+
+@njit(cache=True)
+def _zones(island_nodes, parent, parent_branch, is_split_branch):
+    """Zone root per node of an island given in preorder (its first node is the
+    island root): a node whose parent branch carries a sectionalizing device starts
+    a zone, others belong to their parent's zone."""
+    n = island_nodes.shape[0]
+    zone = np.empty(n, np.int32)
+    pos = {}
+    for i in range(n):
+        v = island_nodes[i]
+        pos[v] = i
+        if i == 0 or is_split_branch[parent_branch[v]]:
+            zone[i] = v
+        else:
+            zone[i] = zone[pos[parent[v]]]
+    return zone

@@ -1,0 +1,940 @@
+"""FLISR: fault location, isolation and service restoration.
+
+:func:`plan_flisr` turns one faulted element into a switching plan (see its
+docstring for the five steps); :func:`add_flisr_columns` runs it for every
+element of the single-fault sweep (``sweep_single_faults(topo, flisr=True)``).
+
+On radial operation every set involved is a preorder interval of the
+traversal tree (the tripped device's subtree, the part cut off above the
+section, each healthy island below it), so a plan costs the faulted section's
+size plus one small power flow per candidate transfer: the receiving side is
+solved on its own (the tree below the nearest upstream transformer, with the
+transformer's upstream bus held at its voltage), not the whole network.
+Meshed operation falls back to BFS per state and the full capacity check.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from gridsim.core.topology import (
+    BR_SOURCE, BR_TRAFO, BR_TRAFO3W_ARM, DEVICE_KINDS, State, Topology, _ro,
+)
+from gridsim.errors import GridsimError
+from gridsim.types import DeviceKind
+
+
+@dataclass(frozen=True)
+class SwitchingStep:
+    """One switching action of a :class:`SwitchingPlan`."""
+
+    t_min: float                 # minutes after the fault
+    action: str                  # "open" | "close"
+    device: str                  # "switch:<id>", "fuse:line:40", "recloser:line:7"
+    remote: bool
+    purpose: str                 # "isolate" | "reclose" | "sectionalize" | "transfer"
+    customers_restored: int = 0
+    critical_restored: int = 0
+    max_loading_percent: float | None = None   # capacity figures of a transfer
+    min_vm_pu: float | None = None
+    via: str = ""                # for transfers: the receiving side (bus of the tie's far end)
+
+
+@dataclass(frozen=True)
+class TransferAttempt:
+    """A tie transfer that was considered and not (fully) done, with the reason."""
+
+    tie: str
+    reason: str
+    max_loading_percent: float | None = None
+    min_vm_pu: float | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class SwitchingPlan:
+    """Result of :func:`plan_flisr` for one faulted element.
+
+    Node-level outcome (topology node ids): ``nodes`` are all nodes that lose
+    supply when the protective device trips (or, with no device, when the
+    element fails); ``restored_min[i]`` is the minute ``nodes[i]`` is back by
+    switching, ``inf`` when it waits for the repair.
+    """
+
+    fault: str
+    fault_position: int
+    tripping_device: str
+    customers_interrupted: int
+    critical_interrupted: int
+    customers_restored_by_switching: int
+    customers_until_repair: int
+    critical_until_repair: int
+    steps: tuple[SwitchingStep, ...]
+    infeasible: tuple[TransferAttempt, ...]
+    nodes: np.ndarray = field(repr=False)
+    restored_min: np.ndarray = field(repr=False)
+
+
+# ---------------------------------------------------------------------------
+# options and context
+# ---------------------------------------------------------------------------
+
+#: Capacity-check methods: ``local`` solves only the receiving substation's tree
+#: with the radial sweep (the default), ``full`` the whole network with
+#: :func:`~gridsim.restore.powerflow.check_capacity`, ``pandapower`` runs
+#: ``runpp`` on the reconfigured net (the reference), ``none`` skips the check.
+CAPACITY_METHODS = ("local", "full", "pandapower", "none")
+
+
+@dataclass(frozen=True)
+class FlisrOptions:
+    """Limits and times of :func:`plan_flisr`. Times default to the model's
+    ``switching`` section of model.yaml (see ``DEFAULT_SWITCHING``)."""
+
+    max_loading_percent: float = 100.0
+    vm_min_pu: float = 0.95
+    vm_max_pu: float = 1.05
+    capacity: str = "local"
+    split: bool = True                    # split an island at sectionalizers when it does not fit whole
+    remote_operate_s: float | None = None
+    manual_operate_min: float | None = None
+    manual_dispatch_min: float | None = None
+    crew_speed_kmh: float | None = None
+    travel_factor: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.capacity not in CAPACITY_METHODS:
+            raise FlisrError(f"FLISR option capacity={self.capacity!r}: use one of {', '.join(CAPACITY_METHODS)}")
+        for name in ("max_loading_percent", "vm_min_pu", "vm_max_pu", "remote_operate_s", "manual_operate_min",
+                     "manual_dispatch_min", "crew_speed_kmh", "travel_factor"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0
+                                  or v == float("inf")):
+                raise FlisrError(f"FLISR option {name}: expected a finite number >= 0, got {v!r}")
+        if self.crew_speed_kmh is not None and self.crew_speed_kmh <= 0:
+            raise FlisrError("FLISR option crew_speed_kmh must be > 0")
+        if self.vm_min_pu >= self.vm_max_pu:
+            raise FlisrError(f"FLISR options: vm_min_pu {self.vm_min_pu} must be below vm_max_pu {self.vm_max_pu}")
+
+
+class FlisrError(GridsimError):
+    """Bad FLISR input (out-of-service element, bad option)."""
+
+
+def _options(options) -> FlisrOptions:
+    if options is None:
+        return FlisrOptions()
+    if isinstance(options, FlisrOptions):
+        return options
+    if isinstance(options, Mapping):
+        known = set(FlisrOptions.__dataclass_fields__)
+        bad = [k for k in options if k not in known]
+        if bad:
+            raise FlisrError(f"unknown FLISR option {bad[0]!r}; known: {', '.join(sorted(known))}")
+        return FlisrOptions(**options)
+    raise FlisrError(f"FLISR options: expected a FlisrOptions or a mapping, got {type(options).__name__}")
+
+
+# device preference when a branch carries several: remote first, then switches
+# (breaker, recloser, load-break switch, disconnector) before fuses
+_KIND_PREF = {DeviceKind.BREAKER: 0, DeviceKind.RECLOSER: 1, DeviceKind.LOAD_BREAK_SWITCH: 2,
+              DeviceKind.DISCONNECTOR: 3, DeviceKind.FUSE: 4}
+
+
+@dataclass(eq=False)
+class _Static:
+    """Per-topology FLISR data (built once, kept in ``topo._hints``)."""
+
+    bdev_ptr: np.ndarray
+    bdev: np.ndarray
+    split_branch: np.ndarray      # branch carries a sectionalizing device (switch or recloser)
+    br_elem_pos: np.ndarray       # element position of each branch (-1 for source links)
+    node_elem_pos: np.ndarray
+    times: dict
+    pf: object | None = None
+
+
+def _static(topo: Topology) -> _Static:
+    st = topo._hints.get("flisr")
+    if st is not None:
+        return st
+    from gridsim.model.loader import DEFAULT_SWITCHING
+
+    nd = topo.dev_ids.shape[0]
+    pref = np.array([_KIND_PREF[k] for k in DEVICE_KINDS])[topo.dev_kind] if nd else np.zeros(0, np.int64)
+    order = np.lexsort((np.arange(nd), pref, ~topo.dev_remote, topo.dev_branch)) if nd else np.zeros(0, np.int64)
+    counts = np.bincount(topo.dev_branch, minlength=topo.n_branch) if nd else np.zeros(topo.n_branch, np.int64)
+    bdev_ptr = np.zeros(topo.n_branch + 1, np.int64)
+    np.cumsum(counts, out=bdev_ptr[1:])
+    split_kinds = [DEVICE_KINDS.index(k) for k in (DeviceKind.BREAKER, DeviceKind.RECLOSER,
+                                                   DeviceKind.LOAD_BREAK_SWITCH, DeviceKind.DISCONNECTOR)]
+    split = np.zeros(topo.n_branch, bool)
+    if nd:
+        split[topo.dev_branch[np.isin(topo.dev_kind, split_kinds)]] = True
+    isn = topo.elem_is_node
+    br_elem_pos = np.full(topo.n_branch, -1, np.int64)
+    br_elem_pos[topo.elem_ref[~isn]] = np.flatnonzero(~isn)
+    # trafo3w arms: the trafo3w's element position
+    arms = np.flatnonzero(topo.br_kind == BR_TRAFO3W_ARM)
+    node_elem_pos = np.full(topo.n_node, -1, np.int64)
+    node_elem_pos[topo.elem_ref[isn]] = np.flatnonzero(isn)
+    if arms.size:
+        br_elem_pos[arms] = node_elem_pos[topo.br_from[arms]]
+    meta = getattr(topo.model, "meta", None) or {}
+    times = dict(DEFAULT_SWITCHING)
+    times.update(meta.get("switching") or {})
+    st = _Static(_ro(bdev_ptr), _ro(order.astype(np.int64)), _ro(split), _ro(br_elem_pos), _ro(node_elem_pos),
+                 times)
+    topo._hints["flisr"] = st
+    return st
+
+
+def _pf_data(topo: Topology, st: _Static):
+    if st.pf is None:
+        if topo.model is None:
+            raise FlisrError(f"topology {topo.name!r} was compiled without its model; the capacity check needs "
+                             f"the electrical data (compile it with compile_topology(model)) or use capacity='none'")
+        from gridsim.restore.powerflow import compile_pf
+
+        st.pf = compile_pf(topo.model, topo)
+    return st.pf
+
+
+class _Clock:
+    """Switching times: remote operations one after the other from the control
+    room; manual ones by one crew driving from device to device."""
+
+    def __init__(self, topo: Topology, opts: FlisrOptions, times: dict) -> None:
+        g = lambda name: float(getattr(opts, name) if getattr(opts, name) is not None else times[name])  # noqa: E731
+        self.remote_min = g("remote_operate_s") / 60.0
+        self.manual_min = g("manual_operate_min")
+        self.dispatch_min = g("manual_dispatch_min")
+        self.min_per_km = 60.0 * g("travel_factor") / g("crew_speed_kmh")
+        self.xy = topo.node_xy_km
+        self.topo = topo
+        self.t_remote = 0.0
+        self.t_crew: float | None = None
+        self.crew_at = -1
+
+    def _node(self, dev: int) -> int:
+        topo = self.topo
+        n = int(topo.dev_node[dev])
+        return n if n >= 0 else int(topo.br_from[topo.dev_branch[dev]])
+
+    def operate(self, dev: int, earliest: float) -> float:
+        if dev < 0 or self.topo.dev_remote[dev]:
+            t = max(self.t_remote, earliest) + self.remote_min
+            self.t_remote = t
+            return t
+        node = self._node(dev)
+        if self.t_crew is None:
+            arrive = self.dispatch_min
+        else:
+            d = 0.0
+            if self.xy is not None:
+                d = float(np.hypot(*(self.xy[node] - self.xy[self.crew_at])))
+                d = d if np.isfinite(d) else 0.0
+            arrive = self.t_crew + d * self.min_per_km
+        t = max(arrive, earliest) + self.manual_min
+        self.t_crew, self.crew_at = t, node
+        return t
+
+
+# ---------------------------------------------------------------------------
+# capacity checks
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    ok: bool
+    max_loading_percent: float
+    worst: str | None
+    min_vm_pu: float
+    reason: str = ""
+
+
+def _reason(opts: FlisrOptions, conv: bool, ld: float, worst, vmin: float, vbus, vmax: float, vmax_bus) -> str:
+    if not conv:
+        return "power flow did not converge (receiving side cannot carry the load)"
+    if ld > opts.max_loading_percent:
+        return f"{worst} would be loaded {ld:.1f} % (limit {opts.max_loading_percent:g} %)"
+    if vmin < opts.vm_min_pu:
+        return f"voltage at bus {vbus} would drop to {vmin:.4f} pu (limit {opts.vm_min_pu:g} pu)"
+    if vmax > opts.vm_max_pu:
+        return f"voltage at bus {vmax_bus} would rise to {vmax:.4f} pu (limit {opts.vm_max_pu:g} pu)"
+    return ""
+
+
+class _Planner:
+    """FLISR for one topology, state and options (shared by a sweep over all faults)."""
+
+    def __init__(self, topo: Topology, state: State | None, opts: FlisrOptions) -> None:
+        from gridsim.core.impact import _single_arrays, _subtree
+
+        self.topo = topo
+        self.state = topo.check_state(state)
+        self.opts = opts
+        self.a = topo.analysis(self.state)
+        self.st = _static(topo)
+        self.trip = _single_arrays(topo, self.state)[3]
+        self.sub = _subtree(topo, self.a) if self.a.radial else None
+        closed = self.state.switch_closed
+        sb = topo.switch_branch
+        fl = np.zeros(topo.n_branch, bool)
+        for p in self.state.faulted:
+            if not topo.elem_is_node[p]:
+                fl[topo.elem_ref[p]] = True
+        ok = ~closed & topo.br_in_service[sb] & ~fl[sb]
+        self.tie_rows = np.flatnonzero(ok)
+        tb = sb[self.tie_rows]
+        self.tie_f = topo.br_from[tb].astype(np.int64)
+        self.tie_t = topo.br_to[tb].astype(np.int64)
+        self.sw_dev = np.full(topo.switch_ids.shape[0], -1, np.int64)
+        has = topo.dev_switch >= 0
+        self.sw_dev[topo.dev_switch[has]] = np.flatnonzero(has)
+        src = topo.source_nodes[self.a.pre[topo.source_nodes] >= 0]
+        self.src_sorted = src[np.argsort(self.a.pre[src])]
+        self.pf = None if opts.capacity == "none" else _pf_data(topo, self.st)
+        self.n_pf = 0
+
+    # ------------------------------------------------------------- helpers
+    def _interval(self, v: int) -> tuple[int, int]:
+        s = int(self.a.pre[v])
+        return s, s + int(self.a.size[v])
+
+    def _count(self, v: int) -> tuple[int, int, float]:
+        """customers, critical, weighted customers in the subtree of v."""
+        s, z = self._interval(v)
+        nodes = self.a.node_at[s:z]
+        return int(self.sub[v, 1]), int(self.sub[v, 2]), float(self.topo.node_weighted[nodes].sum())
+
+    def _child_end(self, b: int) -> int:
+        a, topo = self.a, self.topo
+        t = int(topo.br_to[b])
+        if a.parent_branch[t] == b:
+            return t
+        f = int(topo.br_from[b])
+        return f if a.parent_branch[f] == b else -1
+
+    def _source_of(self, v: int) -> int:
+        pre = self.a.pre
+        k = int(np.searchsorted(pre[self.src_sorted], pre[v], side="right")) - 1
+        return int(self.src_sorted[max(k, 0)])
+
+    def _dev_label(self, d: int) -> str:
+        return str(self.topo.dev_ids[d])
+
+    def _state_with(self, opened: list[int], closed_rows: list[int], fault_pos: int) -> State:
+        topo = self.topo
+        sc = np.array(self.state.switch_closed, bool)
+        faulted = set(self.state.faulted)
+        faulted.add(int(fault_pos))
+        for d in opened:
+            r = int(topo.dev_switch[d])
+            if r >= 0:
+                sc[r] = False
+            else:
+                pos = int(self.st.br_elem_pos[topo.dev_branch[d]])
+                if pos >= 0:
+                    faulted.add(pos)
+        for r in closed_rows:
+            sc[r] = True
+        sc.setflags(write=False)
+        return State(sc, tuple(sorted(faulted)))
+
+    # ------------------------------------------------------------- capacity
+    def _check(self, state: State, root_from: int, new_nodes: np.ndarray) -> _Verdict:
+        """Capacity verdict of ``state`` on the side receiving through node ``root_from``."""
+        self.n_pf += 1
+        opts = self.opts
+        if opts.capacity == "none":
+            return _Verdict(True, float("nan"), None, float("nan"))
+        if opts.capacity == "local":
+            v = self._check_local(state, root_from, new_nodes)
+            if v is not None:
+                return v
+        return self._check_full(state, new_nodes, pandapower=opts.capacity == "pandapower")
+
+    def _region_root(self, w: int) -> tuple[int, int, complex | None]:
+        """Root of the receiving side: the node above the nearest transformer on
+        w's path to its source (the source bus when there is none), the branch
+        entering the region from it (-1: all), and its fixed voltage."""
+        a, topo, pf = self.a, self.topo, self.pf
+        x = w
+        while True:
+            pb = int(a.parent_branch[x])
+            kind = int(topo.br_kind[pb])
+            if kind == BR_SOURCE:
+                return x, -1, complex(pf.node_v_src[x])
+            p = int(a.parent[x])
+            if kind == BR_TRAFO3W_ARM and int(a.parent_branch[p]) >= 0 and \
+                    int(topo.br_kind[a.parent_branch[p]]) == BR_TRAFO3W_ARM:
+                pb2 = int(a.parent_branch[p])
+                return self._rooted(int(a.parent[p]), pb2)
+            if kind in (BR_TRAFO, BR_TRAFO3W_ARM):
+                return self._rooted(p, pb)
+            x = p
+
+    def _rooted(self, root: int, entry: int) -> tuple[int, int, complex | None]:
+        a, topo, pf = self.a, self.topo, self.pf
+        pb = int(a.parent_branch[root])
+        if pb >= 0 and int(topo.br_kind[pb]) == BR_SOURCE:
+            return root, entry, complex(pf.node_v_src[root])
+        vb = self._base_voltages()
+        return root, entry, (None if vb is None else complex(vb[root]))
+
+    def _base_voltages(self):
+        key = ("flisr_base_v", id(self.pf))
+        v = self.a.extras.get(key)
+        if v is None:
+            from gridsim.restore import _pf_kernels as PK
+
+            pf, a = self.pf, self.a
+            v, _, _ = PK._radial_sweep(a.node_at, a.n_reached, a.parent, a.parent_branch, pf.br_ef_node,
+                                       pf.br_yff, pf.br_yft, pf.br_ytf, pf.br_ytt, pf.br_ideal, pf.br_is_source,
+                                       pf.node_v_src, pf.node_s_p, pf.node_s_i, pf.node_s_z, 30, 1e-8)
+            self.a.extras[key] = v
+        return v
+
+    def _check_local(self, state: State, w: int, new_nodes: np.ndarray) -> _Verdict | None:
+        from gridsim.core import _kernels as CK
+        from gridsim.restore import _pf_kernels as PK
+
+        topo, pf, opts = self.topo, self.pf, self.opts
+        root, entry, v_root = self._region_root(w)
+        if v_root is None:
+            return None
+        cond = topo.conducting(state)
+        cond[topo.adj_branch[topo.indptr[0]:topo.indptr[1]]] = False   # not through the super-source
+        nb = topo.adj_branch[topo.indptr[root]:topo.indptr[root + 1]]
+        if entry >= 0:
+            keep = cond[entry]
+            cond[nb] = False
+            cond[entry] = keep
+        else:
+            nn = topo.adj_node[topo.indptr[root]:topo.indptr[root + 1]]
+            cond[nb[nn == self.a.parent[root]]] = False
+        order, n, parent, pbr, n_extra = CK._bfs_tree(topo.indptr, topo.adj_node, topo.adj_branch, cond, root)
+        if n_extra:
+            return None
+        _, _, node_at = CK._tree_preorder(order, n, parent, topo.n_node)
+        v, conv, _ = PK._radial_sweep(node_at, n, parent, pbr, pf.br_ef_node, pf.br_yff, pf.br_yft, pf.br_ytf,
+                                      pf.br_ytt, pf.br_ideal, pf.br_is_source, pf.node_v_src, pf.node_s_p,
+                                      pf.node_s_i, pf.node_s_z, 30, 1e-8, v_root)
+        nodes = node_at[:n]
+        br = pbr[nodes[1:]]
+        vf, vt = v[pf.br_ef_node[br]], v[pf.br_et_node[br]]
+        i_f = np.abs(pf.br_yff[br] * vf + pf.br_yft[br] * vt)
+        i_t = np.abs(pf.br_ytf[br] * vf + pf.br_ytt[br] * vt)
+        ld = np.maximum(i_f * pf.br_k_from[br], i_t * pf.br_k_to[br])
+        ld = np.where(np.isfinite(ld), ld, np.inf)
+        k = int(np.argmax(ld)) if ld.size else -1
+        max_ld = float(ld[k]) if k >= 0 else 0.0
+        worst = self._branch_label(int(br[k])) if k >= 0 else None
+        busn = nodes[topo.node_is_bus[nodes] == 1]
+        vm = np.abs(v[busn])
+        j = int(np.argmin(vm))
+        vmin, vbus = float(vm[j]), int(topo.bus_ids[topo.node_bus_row[busn[j]]])
+        new = new_nodes[topo.node_is_bus[new_nodes] == 1]
+        vmn = np.abs(v[new]) if new.size else np.zeros(1)
+        jm = int(np.argmax(vmn))
+        vmax = float(vmn[jm])
+        vmax_bus = int(topo.bus_ids[topo.node_bus_row[new[jm]]]) if new.size else None
+        conv = bool(conv) and np.isfinite(vmin)
+        reason = _reason(opts, conv, max_ld, worst, vmin, vbus, vmax, vmax_bus)
+        return _Verdict(not reason, max_ld, worst, vmin, reason)
+
+    def _branch_label(self, b: int) -> str:
+        pos = int(self.st.br_elem_pos[b])
+        return self.topo.element_label(pos) if pos >= 0 else f"branch {b}"
+
+    def _check_full(self, state: State, new_nodes: np.ndarray, *, pandapower: bool) -> _Verdict:
+        from gridsim.restore.powerflow import PowerFlowError, check_capacity
+
+        topo, opts = self.topo, self.opts
+        if pandapower:
+            res = _runpp_check(self.pf, topo, state)
+        else:
+            try:
+                res = check_capacity(self.pf, topo, state, max_loading_percent=opts.max_loading_percent,
+                                     vm_min_pu=opts.vm_min_pu, vm_max_pu=opts.vm_max_pu)
+            except PowerFlowError as exc:
+                return _Verdict(False, float("nan"), None, float("nan"), f"power flow failed: {exc}")
+            res = (res.converged, res.max_loading_percent, res.worst_element, res.min_vm_pu, res.min_vm_bus,
+                   None)
+        conv, max_ld, worst, vmin, vbus, vm_all = res
+        new = new_nodes[topo.node_is_bus[new_nodes] == 1]
+        vmax, vmax_bus = 0.0, None
+        if vm_all is None:  # check_capacity: voltages again from the radial/pandapower result
+            from gridsim.restore.powerflow import run_radial_pf
+
+            r = run_radial_pf(self.pf, topo, state)
+            vm_all = pd.Series(r.vm_pu, index=r.bus_ids)
+        if new.size:
+            vals = vm_all.reindex(topo.bus_ids[topo.node_bus_row[new]]).to_numpy(np.float64)
+            if np.isfinite(vals).any():
+                jm = int(np.nanargmax(vals))
+                vmax, vmax_bus = float(vals[jm]), int(topo.bus_ids[topo.node_bus_row[new[jm]]])
+        reason = _reason(opts, bool(conv), float(max_ld), worst, float(vmin), vbus, vmax, vmax_bus)
+        return _Verdict(not reason, float(max_ld), worst, float(vmin), reason)
+
+
+def _runpp_check(pf, topo: Topology, state: State):
+    """Reference capacity figures from pandapower ``runpp`` on the reconfigured net."""
+    import pandapower as pp
+
+    from gridsim.restore.powerflow import net_with_state
+
+    net = net_with_state(pf, topo, state)
+    try:
+        pp.runpp(net, calculate_voltage_angles=True)
+    except Exception:  # pandapower raises assorted types when a state cannot be solved
+        return False, float("nan"), None, float("nan"), None, pd.Series(dtype=float)
+    worst, max_ld = None, 0.0
+    for table in ("line", "trafo", "trafo3w"):
+        res = net[f"res_{table}"]
+        if len(res):
+            ld = res.loading_percent.fillna(-np.inf)
+            k = ld.idxmax()
+            if ld[k] > max_ld:
+                max_ld, worst = float(ld[k]), f"{table}:{int(k)}"
+    vm = net.res_bus.vm_pu
+    vmin_bus = vm.idxmin() if vm.notna().any() else None
+    vmin = float(vm[vmin_bus]) if vmin_bus is not None else float("nan")
+    return True, max_ld, worst, vmin, (int(vmin_bus) if vmin_bus is not None else None), vm
+
+
+# ---------------------------------------------------------------------------
+# planning
+# ---------------------------------------------------------------------------
+
+
+def _empty(topo: Topology, pos: int, trip: str) -> SwitchingPlan:
+    return SwitchingPlan(topo.element_label(pos), int(pos), trip, 0, 0, 0, 0, 0, (), (),
+                         np.empty(0, np.int32), np.empty(0))
+
+
+def _plan_radial(P: _Planner, pos: int) -> SwitchingPlan:  # noqa: C901 - the FLISR steps in order
+    from gridsim.restore import _flisr_kernels as FK
+
+    topo, a, st = P.topo, P.a, P.st
+    isn = bool(topo.elem_is_node[pos])
+    ref = int(topo.elem_ref[pos])
+    trip_dev = int(P.trip[pos])
+    trip_label = P._dev_label(trip_dev) if trip_dev >= 0 else ""
+    if isn:
+        v = ref
+        if a.pre[v] < 0:
+            return _empty(topo, pos, trip_label)
+    else:
+        if not a.cond[ref]:
+            return _empty(topo, pos, trip_label)
+        v = P._child_end(ref)
+        if v < 0:
+            return _empty(topo, pos, trip_label)
+    t_node = P._child_end(int(topo.dev_branch[trip_dev])) if trip_dev >= 0 else P._source_of(v)
+    s0, z0 = P._interval(t_node)
+    nodes = a.node_at[s0:z0].copy()
+    restored = np.full(nodes.shape[0], np.inf)
+    c_int, k_int = int(P.sub[t_node, 1]), int(P.sub[t_node, 2])
+
+    sec, bnd = FK._section(isn, ref, topo.br_from, topo.br_to, topo.br_kind, a.cond, topo.indptr,
+                           topo.adj_node, topo.adj_branch, st.bdev_ptr, st.bdev, topo.dev_node, a.parent)
+    up_dev, cut = -2, -1
+    islands: list[tuple[int, int]] = []      # (device, root node)
+    for d, b, near, far in bnd.tolist():
+        ne = near if near >= 0 else int(topo.br_from[b] + topo.br_to[b] - far)
+        if a.parent_branch[ne] == b and a.parent[ne] == far:
+            up_dev, cut = d, ne
+        elif a.parent_branch[far] == b and a.parent[far] == ne:
+            islands.append((d, far))
+    if cut < 0:                              # the section reaches no boundary upwards
+        cut, up_dev = P._source_of(v), -1
+    # ---- 1. isolation (remote first; upstream first)
+    clock = _Clock(topo, P.opts, st.times)
+    steps: list[SwitchingStep] = []
+    iso = []
+    if up_dev >= 0 and up_dev != trip_dev:
+        iso.append((not topo.dev_remote[up_dev], 0, up_dev, -1))
+    for i, (d, r) in enumerate(islands):
+        iso.append((not topo.dev_remote[d], 1, d, i))
+    iso.sort(key=lambda x: (x[0], x[1]))
+    t_up = 0.0
+    t_island = [0.0] * len(islands)
+    for _, _, d, i in iso:
+        t = clock.operate(d, 0.0)
+        steps.append(SwitchingStep(round(t, 2), "open", P._dev_label(d), bool(topo.dev_remote[d]), "isolate"))
+        if i < 0:
+            t_up = t
+        else:
+            t_island[i] = t
+    pre = a.pre
+    # ---- 2. upstream restoration: reclose the tripped device
+    cs, cz = P._interval(cut)
+    if up_dev != -1 and cut != t_node and s0 <= cs < z0:
+        cu_c, cu_k = c_int - int(P.sub[cut, 1]), k_int - int(P.sub[cut, 2])
+        if trip_dev >= 0:
+            t = clock.operate(trip_dev, t_up)
+            label, remote = trip_label, bool(topo.dev_remote[trip_dev])
+        else:
+            t = clock.operate(-1, t_up)
+            label, remote = f"source:bus:{int(topo.bus_ids[topo.node_bus_row[t_node]])}", True
+        steps.append(SwitchingStep(round(t, 2), "close", label, remote, "reclose", cu_c, cu_k))
+        rel = pre[nodes] - s0
+        restored[(rel < cs - s0) | (rel >= cz - s0)] = t
+    # ---- 3. downstream restoration through ties
+    infeasible: list[TransferAttempt] = []
+    if islands and P.tie_rows.size:
+        accepted_open: list[int] = [d for d in ([up_dev] if up_dev >= 0 else []) + [d for d, _ in islands]]
+        accepted_close: list[int] = []
+        order = sorted(range(len(islands)), key=lambda i: -P._count(islands[i][1])[2])
+        for i in order:
+            d_i, r = islands[i]
+            _transfer(P, pos, r, t_island[i], clock, accepted_open, accepted_close, steps, infeasible,
+                      nodes, restored, s0)
+    return _finish(P, pos, trip_label, c_int, k_int, steps, infeasible, nodes, restored)
+
+
+def _finish(P: _Planner, pos, trip_label, c_int, k_int, steps, infeasible, nodes, restored) -> SwitchingPlan:
+    topo = P.topo
+    wait = ~np.isfinite(restored)
+    c_wait = int(topo.node_cust[nodes[wait]].sum())
+    k_wait = int(topo.node_crit[nodes[wait]].sum())
+    steps = sorted(steps, key=lambda s: s.t_min)
+    return SwitchingPlan(topo.element_label(pos), int(pos), trip_label, c_int, k_int, c_int - c_wait, c_wait,
+                         k_wait, tuple(steps), tuple(infeasible), _ro(nodes.astype(np.int32)), _ro(restored))
+
+
+def _tie_candidates(P: _Planner, lo: int, hi: int, cs: int, cz: int):
+    """Tie switch rows with one end in the preorder interval [lo, hi) and the
+    other end supplied outside the dead part [cs, cz): (row, island end, far end)."""
+    pre = P.a.pre
+    pf_, pt_ = pre[P.tie_f], pre[P.tie_t]
+    in_f = (pf_ >= lo) & (pf_ < hi)
+    in_t = (pt_ >= lo) & (pt_ < hi)
+    ok_f = (pf_ >= 0) & ((pf_ < cs) | (pf_ >= cz))
+    ok_t = (pt_ >= 0) & ((pt_ < cs) | (pt_ >= cz))
+    out = []
+    for k in np.flatnonzero(in_f & ok_t):
+        out.append((int(P.tie_rows[k]), int(P.tie_f[k]), int(P.tie_t[k])))
+    for k in np.flatnonzero(in_t & ok_f):
+        out.append((int(P.tie_rows[k]), int(P.tie_t[k]), int(P.tie_f[k])))
+    dev = P.sw_dev
+    out.sort(key=lambda x: (not (dev[x[0]] >= 0 and P.topo.dev_remote[dev[x[0]]]), x[0]))
+    return out
+
+
+def _tie_label(P: _Planner, row: int) -> str:
+    d = int(P.sw_dev[row])
+    return P._dev_label(d) if d >= 0 else f"switch:{int(P.topo.switch_ids[row])}"
+
+
+def _tie_remote(P: _Planner, row: int) -> bool:
+    d = int(P.sw_dev[row])
+    return bool(d >= 0 and P.topo.dev_remote[d])
+
+
+def _transfer(P: _Planner, pos: int, r: int, t_iso: float, clock: _Clock, opened: list[int], closed: list[int],
+              steps: list, infeasible: list, nodes: np.ndarray, restored: np.ndarray, s0: int) -> None:
+    """Feed the healthy island below ``r`` through tie switch(es): whole when it
+    fits, else split at sectionalizing switches and transfer what fits."""
+    from gridsim.restore import _flisr_kernels as FK
+
+    topo, a = P.topo, P.a
+    lo, hi = P._interval(r)
+    cut_lo, cut_hi = lo, hi
+    # the whole dead part (everything the fault took, restored or not) must not feed the island
+    t0 = nodes[0]
+    cs, cz = P._interval(int(t0))
+    ties = _tie_candidates(P, lo, hi, cs, cz)
+    if not ties:
+        return
+    island = a.node_at[lo:hi]
+    # a) the whole island through one tie: the feasible one with the lowest loading
+    best, refused = None, []
+    for row, e, w in ties:
+        state = P._state_with(opened, closed + [row], pos)
+        verdict = P._check(state, w, island)
+        if verdict.ok and (best is None or verdict.max_loading_percent < best[1].max_loading_percent):
+            best = (row, verdict, w)
+        elif not verdict.ok:
+            refused.append(TransferAttempt(_tie_label(P, row), f"whole island below bus {_bus(P, r)}: "
+                                           f"{verdict.reason}", _num(verdict.max_loading_percent),
+                                           _num(verdict.min_vm_pu)))
+    if best is None:
+        infeasible.extend(refused)
+    else:
+        row, verdict, w = best
+        t = clock.operate(int(P.sw_dev[row]), t_iso) if P.sw_dev[row] >= 0 else clock.operate(-1, t_iso)
+        closed.append(row)
+        c, k = int(P.sub[r, 1]), int(P.sub[r, 2])
+        steps.append(SwitchingStep(round(t, 2), "close", _tie_label(P, row), _tie_remote(P, row), "transfer", c, k,
+                                   _num(verdict.max_loading_percent), _num(verdict.min_vm_pu), f"bus {_bus(P, w)}"))
+        rel = a.pre[nodes] - s0
+        restored[(rel >= lo - s0) & (rel < hi - s0)] = t
+        return
+    if not P.opts.split:
+        return
+    # b) split at sectionalizing devices: grow each tie's share zone by zone
+    zone = FK._zones(island, a.parent, a.parent_branch, P.st.split_branch)
+    zroots = np.unique(zone)
+    zone_of = dict(zip(island.tolist(), zone.tolist()))
+    zparent = {int(z): (zone_of[int(a.parent[z])] if z != r else -1) for z in zroots}
+    zchildren: dict[int, list[int]] = {int(z): [] for z in zroots}
+    for z, p in zparent.items():
+        if p >= 0:
+            zchildren[p].append(z)
+    zmembers: dict[int, np.ndarray] = {}
+    for z in zroots:
+        zmembers[int(z)] = island[zone == z]
+    zweight = {z: float(topo.node_weighted[m].sum()) for z, m in zmembers.items()}
+    remaining = set(zmembers)
+    split_dev = {}
+    for z in zmembers:
+        if z != r:
+            b = int(a.parent_branch[z])
+            for k in range(int(P.st.bdev_ptr[b]), int(P.st.bdev_ptr[b + 1])):
+                d = int(P.st.bdev[k])
+                if DEVICE_KINDS[int(topo.dev_kind[d])] is not DeviceKind.FUSE:
+                    split_dev[z] = d
+                    break
+    for row, e, w in ties:
+        z0 = zone_of[e]
+        if z0 not in remaining:
+            continue
+
+        def opens_for(group: set[int]) -> list[int]:
+            out = []
+            for z in group:
+                p = zparent[z]
+                if z != r and p not in group and p in remaining | group:
+                    out.append(split_dev[z])
+                out.extend(split_dev[c] for c in zchildren[z] if c not in group and c in remaining)
+            return sorted(set(out))
+
+        def check(group: set[int]):
+            members = np.concatenate([zmembers[z] for z in group])
+            state = P._state_with(opened + opens_for(group), closed + [row], pos)
+            return P._check(state, w, members)
+
+        group = {z0}
+        verdict = check(group)
+        if not verdict.ok:
+            infeasible.append(TransferAttempt(_tie_label(P, row), f"even its own section (bus {_bus(P, z0)}) does "
+                                              f"not fit: {verdict.reason}", _num(verdict.max_loading_percent),
+                                              _num(verdict.min_vm_pu)))
+            continue
+        grown = True
+        while grown:
+            grown = False
+            nbrs = {zparent[z] for z in group if zparent[z] in remaining and zparent[z] not in group}
+            nbrs |= {c for z in group for c in zchildren[z] if c in remaining and c not in group}
+            for z in sorted(nbrs, key=lambda q: -zweight[q]):
+                trial = check(group | {z})
+                if trial.ok:
+                    group.add(z)
+                    verdict = trial
+                    grown = True
+        sect = opens_for(group)
+        t_ready = t_iso
+        for d in sect:
+            if d not in opened:
+                t = clock.operate(d, t_iso)
+                steps.append(SwitchingStep(round(t, 2), "open", P._dev_label(d), bool(topo.dev_remote[d]),
+                                           "sectionalize"))
+                t_ready = max(t_ready, t)
+                opened.append(d)
+        t = clock.operate(int(P.sw_dev[row]), t_ready) if P.sw_dev[row] >= 0 else clock.operate(-1, t_ready)
+        closed.append(row)
+        members = np.concatenate([zmembers[z] for z in group])
+        c = int(topo.node_cust[members].sum())
+        k = int(topo.node_crit[members].sum())
+        steps.append(SwitchingStep(round(t, 2), "close", _tie_label(P, row), _tie_remote(P, row), "transfer", c, k,
+                                   _num(verdict.max_loading_percent), _num(verdict.min_vm_pu), f"bus {_bus(P, w)}"))
+        mark = np.zeros(topo.n_node, bool)
+        mark[members] = True
+        restored[mark[nodes]] = t
+        remaining -= group
+        if not remaining:
+            break
+    left = int(sum(int(topo.node_cust[zmembers[z]].sum()) for z in remaining))
+    if left:
+        infeasible.append(TransferAttempt("", f"{left} customers below bus {_bus(P, r)} fit no tie and wait for "
+                                          f"the repair"))
+
+
+def _bus(P: _Planner, node: int) -> int:
+    row = int(P.topo.node_bus_row[node])
+    return int(P.topo.bus_ids[row]) if row >= 0 else -1
+
+
+def _num(x) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), 4)
+
+
+def _plan_meshed(P: _Planner, pos: int) -> SwitchingPlan:
+    """FLISR on a meshed operating state: the same steps, decided on BFS results
+    (supplied node sets) instead of preorder intervals; whole transfers only
+    (no splitting), capacity by the full check (pandapower for meshed states)."""
+    from gridsim.restore import _flisr_kernels as FK
+
+    topo, a, st = P.topo, P.a, P.st
+    isn = bool(topo.elem_is_node[pos])
+    ref = int(topo.elem_ref[pos])
+    trip_dev = int(P.trip[pos])
+    trip_label = P._dev_label(trip_dev) if trip_dev >= 0 else ""
+    sup0 = a.supplied
+
+    def supplied(state: State) -> np.ndarray:
+        return topo.analysis(state).supplied
+
+    tripped = P._state_with([trip_dev] if trip_dev >= 0 else [], [], pos)
+    if trip_dev < 0:
+        # no modelled device upstream: the fault is cleared at the sources of its component
+        out = sup0 & ~supplied(tripped)
+        sec0, _ = FK._section(isn, ref, topo.br_from, topo.br_to, topo.br_kind, a.cond, topo.indptr,
+                              topo.adj_node, topo.adj_branch, np.zeros(topo.n_branch + 1, np.int64),
+                              np.zeros(0, np.int64), topo.dev_node, a.parent)
+        comp = np.zeros(topo.n_node, bool)
+        comp[sec0] = True
+        out |= comp & sup0
+    else:
+        out = sup0 & ~supplied(tripped)
+    nodes = np.flatnonzero(out).astype(np.int32)
+    if nodes.size == 0:
+        return _empty(topo, pos, trip_label)
+    restored = np.full(nodes.shape[0], np.inf)
+    c_int, k_int = int(topo.node_cust[nodes].sum()), int(topo.node_crit[nodes].sum())
+    sec, bnd = FK._section(isn, ref, topo.br_from, topo.br_to, topo.br_kind, a.cond, topo.indptr,
+                           topo.adj_node, topo.adj_branch, st.bdev_ptr, st.bdev, topo.dev_node, a.parent)
+    devs = sorted({int(d) for d in bnd[:, 0] if d >= 0 and d != trip_dev},
+                  key=lambda d: (not topo.dev_remote[d], d))
+    clock = _Clock(topo, P.opts, st.times)
+    steps = []
+    t_iso = 0.0
+    for d in devs:
+        t = clock.operate(d, 0.0)
+        t_iso = max(t_iso, t)
+        steps.append(SwitchingStep(round(t, 2), "open", P._dev_label(d), bool(topo.dev_remote[d]), "isolate"))
+    opened = list(devs)
+    iso = P._state_with(opened, [], pos)
+    back = supplied(iso)[nodes]
+    if trip_dev >= 0 and back.any():
+        t = clock.operate(trip_dev, t_iso)
+        steps.append(SwitchingStep(round(t, 2), "close", trip_label, bool(topo.dev_remote[trip_dev]), "reclose",
+                                   int(topo.node_cust[nodes[back]].sum()), int(topo.node_crit[nodes[back]].sum())))
+        restored[back] = t
+    infeasible: list[TransferAttempt] = []
+    in_sec = np.zeros(topo.n_node, bool)
+    in_sec[sec] = True
+    closed: list[int] = []
+    state = iso
+    sup = supplied(state)
+    for k in range(P.tie_rows.size):
+        row, f, t_ = int(P.tie_rows[k]), int(P.tie_f[k]), int(P.tie_t[k])
+        dead = out & ~sup & ~in_sec
+        if not dead.any():
+            break
+        if not ((dead[f] and sup[t_]) or (dead[t_] and sup[f])):
+            continue
+        trial = P._state_with(opened, closed + [row], pos)
+        sup_t = supplied(trial)
+        new = np.flatnonzero(dead & sup_t)
+        verdict = P._check_full(trial, new.astype(np.int64), pandapower=P.opts.capacity == "pandapower") \
+            if P.opts.capacity != "none" else _Verdict(True, float("nan"), None, float("nan"))
+        if not verdict.ok:
+            infeasible.append(TransferAttempt(_tie_label(P, row), verdict.reason, _num(verdict.max_loading_percent),
+                                              _num(verdict.min_vm_pu)))
+            continue
+        t = clock.operate(int(P.sw_dev[row]), t_iso) if P.sw_dev[row] >= 0 else clock.operate(-1, t_iso)
+        steps.append(SwitchingStep(round(t, 2), "close", _tie_label(P, row), _tie_remote(P, row), "transfer",
+                                   int(topo.node_cust[new].sum()), int(topo.node_crit[new].sum()),
+                                   _num(verdict.max_loading_percent), _num(verdict.min_vm_pu),
+                                   f"bus {_bus(P, f if sup[f] else t_)}"))
+        mark = np.zeros(topo.n_node, bool)
+        mark[new] = True
+        restored[mark[nodes] & ~np.isfinite(restored)] = t
+        closed.append(row)
+        state, sup = trial, sup_t
+    return _finish(P, pos, trip_label, c_int, k_int, steps, infeasible, nodes, restored)
+
+
+# ---------------------------------------------------------------------------
+# public API
+# ---------------------------------------------------------------------------
+
+
+def _check_fault(topo: Topology, fault) -> int:
+    from gridsim.core.impact import _element_in_service
+
+    if isinstance(fault, (list, tuple)) and not (len(fault) == 2 and isinstance(fault[0], str)):
+        raise FlisrError("plan_flisr takes one faulted element, e.g. 'line:17'")
+    pos = int(topo.element_positions([fault])[0])
+    if not _element_in_service(topo)[pos]:
+        raise FlisrError(f"{topo.element_label(pos)} is out of service in model {topo.name!r}: "
+                         f"a fault on it interrupts nobody; choose an in-service element")
+    return pos
+
+
+def plan_flisr(topo: Topology, fault, *, state: State | None = None, options=None) -> SwitchingPlan:
+    """Switching plan for a fault on one element (``"line:17"``, ``("trafo", 3)``, ``"bus:5"``).
+
+    1. the protective device that trips and the customers it interrupts;
+    2. isolation: open the nearest switching devices around the faulted section;
+    3. upstream restoration: reclose the tripped device;
+    4. downstream restoration: close normally-open tie switches to feed the
+       healthy downstream parts from elsewhere, only where the receiving side
+       stays within ``options.max_loading_percent`` and ``[vm_min_pu, vm_max_pu]``
+       (radial power flow); a part that does not fit whole is split at
+       sectionalizing switches and what fits is transferred, through several
+       ties if there are several;
+    5. the rest waits for the repair.
+
+    ``options``: a :class:`FlisrOptions` or a mapping of its fields.
+    """
+    opts = _options(options)
+    pos = _check_fault(topo, fault)
+    P = _Planner(topo, state, opts)
+    return _plan_radial(P, pos) if P.a.radial else _plan_meshed(P, pos)
+
+
+#: Columns :func:`add_flisr_columns` adds to the single-fault sweep.
+FLISR_COLUMNS = ("customers_restored_by_switching", "customers_until_repair", "critical_until_repair",
+                 "critical_restored_by_switching", "last_switching_min")
+
+
+def add_flisr_columns(topo: Topology, df: pd.DataFrame, state: State | None = None, options=None,
+                      progress=None) -> pd.DataFrame:
+    """The single-fault sweep ``df`` with FLISR outcomes per element: customers
+    restored by switching (reclose + capacity-checked transfers), customers and
+    critical customers left until the repair, and the minute of the last
+    restoring step. Out-of-service elements get zeros."""
+    opts = _options(options)
+    P = _Planner(topo, state, opts)
+    from gridsim.core.impact import _element_in_service
+
+    live = _element_in_service(topo)
+    n = topo.n_elements
+    cols = {c: np.zeros(n, np.int64) for c in FLISR_COLUMNS[:4]}
+    last = np.zeros(n)
+    plan = _plan_radial if P.a.radial else _plan_meshed
+    # only elements whose fault interrupts somebody need a plan
+    todo = np.flatnonzero(live & (df["customers_interrupted"].to_numpy() > 0))
+    for i, p in enumerate(todo):
+        sp = plan(P, int(p))
+        cols["customers_restored_by_switching"][p] = sp.customers_restored_by_switching
+        cols["customers_until_repair"][p] = sp.customers_until_repair
+        cols["critical_until_repair"][p] = sp.critical_until_repair
+        cols["critical_restored_by_switching"][p] = sp.critical_interrupted - sp.critical_until_repair
+        fin = sp.restored_min[np.isfinite(sp.restored_min)]
+        last[p] = float(fin.max()) if fin.size else 0.0
+        if progress is not None:
+            progress(i + 1, todo.size)
+    out = df.copy()
+    for c, v in cols.items():
+        out[c] = v
+    out["last_switching_min"] = last
+    return out
