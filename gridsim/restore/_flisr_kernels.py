@@ -7,6 +7,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from gridsim.core._kernels import _bfs_tree
+from gridsim.restore._pf_kernels import _radial_sweep
+
 #: Branch kind of a source link (``gridsim.core.topology.BR_SOURCE``).
 _BR_SOURCE = 4
 
@@ -120,3 +123,51 @@ def _zones(island_nodes, parent, parent_branch, is_split_branch):
         else:
             zone[i] = zone[pos[parent[v]]]
     return zone
+
+
+@njit(cache=True)
+def _local_check(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, et_node, yff, yft, ytf, ytt, ideal,
+                 is_source, v_src, s_p, s_i, s_z, k_from, k_to, is_bus, new_mask, max_iter, tol):
+    """Power flow of the tree reached from ``root`` (voltage ``v_root``) over
+    conducting branches, and its capacity figures in one pass.
+
+    Returns ``(status, max_loading, worst_branch, min_vm, min_vm_node, max_vm_new,
+    max_vm_new_node)``; ``status`` 1 converged, 0 not converged, -1 the reached
+    part is not radial (the caller falls back to the full check). BFS order has
+    every parent before its children, which is all the sweep needs.
+    """
+    order, n, parent, pbr, n_extra = _bfs_tree(indptr, adj_node, adj_branch, cond, root)
+    if n_extra > 0:
+        return -1, 0.0, -1, 0.0, -1, 0.0, -1
+    v, conv, it = _radial_sweep(order, n, parent, pbr, ef_node, yff, yft, ytf, ytt, ideal, is_source, v_src,
+                                s_p, s_i, s_z, max_iter, tol, v_root)
+    max_ld = 0.0
+    worst = -1
+    min_vm = np.inf
+    min_node = -1
+    max_new = 0.0
+    max_new_node = -1
+    for k in range(n):
+        c = order[k]
+        vm = np.abs(v[c])
+        if is_bus[c] == 1:
+            if vm < min_vm:
+                min_vm = vm
+                min_node = c
+            if new_mask[c] and vm > max_new:
+                max_new = vm
+                max_new_node = c
+        if k == 0:
+            continue
+        b = pbr[c]
+        vf = v[ef_node[b]]
+        vt = v[et_node[b]]
+        i_f = np.abs(yff[b] * vf + yft[b] * vt) * k_from[b]
+        i_t = np.abs(ytf[b] * vf + ytt[b] * vt) * k_to[b]
+        ld = i_f if i_f > i_t else i_t
+        if not np.isfinite(ld):
+            ld = np.inf
+        if ld > max_ld:
+            max_ld = ld
+            worst = b
+    return (1 if conv else 0), max_ld, worst, min_vm, min_node, max_new, max_new_node

@@ -76,6 +76,31 @@ class SwitchingPlan:
     nodes: np.ndarray = field(repr=False)
     restored_min: np.ndarray = field(repr=False)
 
+    @property
+    def critical_restored_by_switching(self) -> int:
+        return self.critical_interrupted - self.critical_until_repair
+
+    def to_dict(self) -> dict:
+        """JSON-ready plan (the ``gridsim flisr --json`` contract)."""
+        def step(s: SwitchingStep) -> dict:
+            d = {"t_min": s.t_min, "action": s.action, "device": s.device, "remote": s.remote,
+                 "purpose": s.purpose, "customers_restored": s.customers_restored,
+                 "critical_restored": s.critical_restored}
+            if s.purpose == "transfer":
+                d.update(max_loading_percent=s.max_loading_percent, min_vm_pu=s.min_vm_pu, via=s.via)
+            return d
+
+        return {
+            "fault": self.fault, "tripping_device": self.tripping_device,
+            "customers_interrupted": self.customers_interrupted, "critical_interrupted": self.critical_interrupted,
+            "customers_restored_by_switching": self.customers_restored_by_switching,
+            "customers_until_repair": self.customers_until_repair,
+            "critical_until_repair": self.critical_until_repair,
+            "steps": [step(s) for s in self.steps],
+            "infeasible": [{"tie": a.tie, "reason": a.reason, "max_loading_percent": a.max_loading_percent,
+                            "min_vm_pu": a.min_vm_pu} for a in self.infeasible],
+        }
+
 
 # ---------------------------------------------------------------------------
 # options and context
@@ -299,6 +324,8 @@ class _Planner:
         self.src_sorted = src[np.argsort(self.a.pre[src])]
         self.pf = None if opts.capacity == "none" else _pf_data(topo, self.st)
         self.n_pf = 0
+        self._new_mask = np.zeros(topo.n_node, bool)
+        self._roots: dict[int, tuple] = {}
 
     # ------------------------------------------------------------- helpers
     def _interval(self, v: int) -> tuple[int, int]:
@@ -359,6 +386,12 @@ class _Planner:
         return self._check_full(state, new_nodes, pandapower=opts.capacity == "pandapower")
 
     def _region_root(self, w: int) -> tuple[int, int, complex | None]:
+        hit = self._roots.get(w)
+        if hit is None:
+            hit = self._roots[w] = self._find_root(w)
+        return hit
+
+    def _find_root(self, w: int) -> tuple[int, int, complex | None]:
         """Root of the receiving side: the node above the nearest transformer on
         w's path to its source (the source bus when there is none), the branch
         entering the region from it (-1: all), and its fixed voltage."""
@@ -400,52 +433,37 @@ class _Planner:
         return v
 
     def _check_local(self, state: State, w: int, new_nodes: np.ndarray) -> _Verdict | None:
-        from gridsim.core import _kernels as CK
-        from gridsim.restore import _pf_kernels as PK
+        from gridsim.restore import _flisr_kernels as FK
+        from gridsim.restore.powerflow import dangling_lines, with_dangling_charging
 
         topo, pf, opts = self.topo, self.pf, self.opts
         root, entry, v_root = self._region_root(w)
         if v_root is None:
             return None
         cond = topo.conducting(state)
+        dang_f, dang_t = dangling_lines(pf, topo, state, cond)
+        s_z = with_dangling_charging(pf, topo, dang_f, dang_t)
         cond[topo.adj_branch[topo.indptr[0]:topo.indptr[1]]] = False   # not through the super-source
         nb = topo.adj_branch[topo.indptr[root]:topo.indptr[root + 1]]
         if entry >= 0:
             keep = cond[entry]
             cond[nb] = False
             cond[entry] = keep
-        else:
-            nn = topo.adj_node[topo.indptr[root]:topo.indptr[root + 1]]
-            cond[nb[nn == self.a.parent[root]]] = False
-        order, n, parent, pbr, n_extra = CK._bfs_tree(topo.indptr, topo.adj_node, topo.adj_branch, cond, root)
-        if n_extra:
+        new = self._new_mask
+        new[new_nodes] = True
+        try:
+            status, max_ld, worst, vmin, vnode, vmax, vmax_node = FK._local_check(
+                topo.indptr, topo.adj_node, topo.adj_branch, cond, root, v_root, pf.br_ef_node, pf.br_et_node,
+                pf.br_yff, pf.br_yft, pf.br_ytf, pf.br_ytt, pf.br_ideal, pf.br_is_source, pf.node_v_src,
+                pf.node_s_p, pf.node_s_i, s_z, pf.br_k_from, pf.br_k_to, topo.node_is_bus, new, 30, 1e-8)
+        finally:
+            new[new_nodes] = False
+        if status < 0:
             return None
-        _, _, node_at = CK._tree_preorder(order, n, parent, topo.n_node)
-        v, conv, _ = PK._radial_sweep(node_at, n, parent, pbr, pf.br_ef_node, pf.br_yff, pf.br_yft, pf.br_ytf,
-                                      pf.br_ytt, pf.br_ideal, pf.br_is_source, pf.node_v_src, pf.node_s_p,
-                                      pf.node_s_i, pf.node_s_z, 30, 1e-8, v_root)
-        nodes = node_at[:n]
-        br = pbr[nodes[1:]]
-        vf, vt = v[pf.br_ef_node[br]], v[pf.br_et_node[br]]
-        i_f = np.abs(pf.br_yff[br] * vf + pf.br_yft[br] * vt)
-        i_t = np.abs(pf.br_ytf[br] * vf + pf.br_ytt[br] * vt)
-        ld = np.maximum(i_f * pf.br_k_from[br], i_t * pf.br_k_to[br])
-        ld = np.where(np.isfinite(ld), ld, np.inf)
-        k = int(np.argmax(ld)) if ld.size else -1
-        max_ld = float(ld[k]) if k >= 0 else 0.0
-        worst = self._branch_label(int(br[k])) if k >= 0 else None
-        busn = nodes[topo.node_is_bus[nodes] == 1]
-        vm = np.abs(v[busn])
-        j = int(np.argmin(vm))
-        vmin, vbus = float(vm[j]), int(topo.bus_ids[topo.node_bus_row[busn[j]]])
-        new = new_nodes[topo.node_is_bus[new_nodes] == 1]
-        vmn = np.abs(v[new]) if new.size else np.zeros(1)
-        jm = int(np.argmax(vmn))
-        vmax = float(vmn[jm])
-        vmax_bus = int(topo.bus_ids[topo.node_bus_row[new[jm]]]) if new.size else None
-        conv = bool(conv) and np.isfinite(vmin)
-        reason = _reason(opts, conv, max_ld, worst, vmin, vbus, vmax, vmax_bus)
-        return _Verdict(not reason, max_ld, worst, vmin, reason)
+        worst_l = self._branch_label(int(worst)) if worst >= 0 else None
+        reason = _reason(opts, status == 1 and np.isfinite(vmin), max_ld, worst_l, vmin, _bus(self, int(vnode)),
+                         vmax, _bus(self, int(vmax_node)) if vmax_node >= 0 else None)
+        return _Verdict(not reason, float(max_ld), worst_l, float(vmin), reason)
 
     def _branch_label(self, b: int) -> str:
         pos = int(self.st.br_elem_pos[b])
@@ -727,17 +745,36 @@ def _transfer(P: _Planner, pos: int, r: int, t_iso: float, clock: _Clock, opened
                                               f"not fit: {verdict.reason}", _num(verdict.max_loading_percent),
                                               _num(verdict.min_vm_pu)))
             continue
-        grown = True
+        # the longest breadth-first prefix of zones (from the tie's zone) that fits,
+        # by bisection; then single neighbours once each
+        bfs = [z0]
+        for z in bfs:
+            for q in ([zparent[z]] if zparent[z] >= 0 else []) + zchildren[z]:
+                if q in remaining and q not in bfs:
+                    bfs.append(q)
+        lo_k, hi_k = 1, len(bfs)
+        while lo_k < hi_k:
+            mid = (lo_k + hi_k + 1) // 2
+            trial = check(set(bfs[:mid]))
+            if trial.ok:
+                lo_k, verdict = mid, trial
+            else:
+                hi_k = mid - 1
+        group = set(bfs[:lo_k])
+        grown, refused_z = lo_k < len(bfs), set()
         while grown:
             grown = False
             nbrs = {zparent[z] for z in group if zparent[z] in remaining and zparent[z] not in group}
             nbrs |= {c for z in group for c in zchildren[z] if c in remaining and c not in group}
-            for z in sorted(nbrs, key=lambda q: -zweight[q]):
+            # a zone refused once stays refused: adding load never frees capacity
+            for z in sorted(nbrs - refused_z, key=lambda q: -zweight[q]):
                 trial = check(group | {z})
                 if trial.ok:
                     group.add(z)
                     verdict = trial
                     grown = True
+                else:
+                    refused_z.add(z)
         sect = opens_for(group)
         t_ready = t_iso
         for d in sect:

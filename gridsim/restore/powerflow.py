@@ -59,7 +59,7 @@ from gridsim.restore import _pf_kernels as K
 from gridsim.types import ElementType
 
 __all__ = ["PowerFlowError", "PFData", "PFResult", "CapacityCheck", "compile_pf", "run_radial_pf",
-           "check_capacity", "net_with_state"]
+           "check_capacity", "net_with_state", "dangling_lines", "with_dangling_charging"]
 
 #: ``runpp``'s default r/x ratio of bus-bus switches with ``z_ohm > 0``.
 SWITCH_RX_RATIO = 2.0
@@ -629,26 +629,11 @@ def run_radial_pf(pf: PFData, topo: Topology, state: State | None = None, *, max
             return _run_pandapower(pf, topo, state, an)
         y, tree = folded
     sup_node = an.supplied
-    # lines open at one end only: their charging admittance loads the energised end
     lb = pf.line_branch
-    closed = np.asarray(state.switch_closed, bool)[pf.lsw_row]
-    n_line = lb.shape[0]
-    open_from = np.bincount(pf.lsw_line[~closed & pf.lsw_at_from], minlength=n_line) > 0
-    open_to = np.bincount(pf.lsw_line[~closed & ~pf.lsw_at_from], minlength=n_line) > 0
-    usable = topo.br_in_service[lb] & ~an.cond[lb]
-    if state.faulted:
-        fl = np.zeros(topo.n_branch, bool)
-        pos = np.asarray(state.faulted, np.int64)
-        fl[topo.elem_ref[pos][~topo.elem_is_node[pos]]] = True
-        usable &= ~fl[lb]
-    dang_f = usable & ~open_from & open_to & sup_node[topo.br_from[lb]]
-    dang_t = usable & open_from & ~open_to & sup_node[topo.br_to[lb]]
-    s_z = pf.node_s_z
-    if dang_f.any() or dang_t.any():
-        s_z = s_z.copy()
-        yo = pf.line_y_open_end.conjugate()
-        np.add.at(s_z, topo.br_from[lb[dang_f]], yo[dang_f])
-        np.add.at(s_z, topo.br_to[lb[dang_t]], yo[dang_t])
+    dang_f, dang_t = dangling_lines(pf, topo, state, an.cond)
+    dang_f &= sup_node[topo.br_from[lb]]
+    dang_t &= sup_node[topo.br_to[lb]]
+    s_z = with_dangling_charging(pf, topo, dang_f, dang_t)
     v, conv, it = K._radial_sweep(
         tree[0], tree[1], tree[2], tree[3], pf.br_ef_node, y[0], y[1], y[2], y[3],
         pf.br_ideal, pf.br_is_source, pf.node_v_src, pf.node_s_p, pf.node_s_i, s_z, int(max_iter), float(tol))
@@ -670,6 +655,36 @@ def run_radial_pf(pf: PFData, topo: Topology, state: State | None = None, *, max
     t3 = ld[pf.trafo3w_branch]
     t3_ld = np.fmax(np.fmax(t3[0], t3[1]), t3[2]) if t3.shape[1] else np.zeros(0)
     return _finish(pf, "radial", conv, it, vm, va, line_ld, ld[pf.trafo_branch], t3_ld)
+
+
+def dangling_lines(pf: PFData, topo: Topology, state: State, cond: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lines (in ``pf.line_ids`` order) open at their to end only (``dang_f``: live
+    from the from end) and at their from end only (``dang_t``), neither faulted nor
+    out of service: their charging admittance loads the energised end."""
+    lb = pf.line_branch
+    closed = np.asarray(state.switch_closed, bool)[pf.lsw_row]
+    n_line = lb.shape[0]
+    open_from = np.bincount(pf.lsw_line[~closed & pf.lsw_at_from], minlength=n_line) > 0
+    open_to = np.bincount(pf.lsw_line[~closed & ~pf.lsw_at_from], minlength=n_line) > 0
+    usable = topo.br_in_service[lb] & ~cond[lb]
+    if state.faulted:
+        fl = np.zeros(topo.n_branch, bool)
+        pos = np.asarray(state.faulted, np.int64)
+        fl[topo.elem_ref[pos][~topo.elem_is_node[pos]]] = True
+        usable &= ~fl[lb]
+    return usable & ~open_from & open_to, usable & open_from & ~open_to
+
+
+def with_dangling_charging(pf: PFData, topo: Topology, dang_f: np.ndarray, dang_t: np.ndarray) -> np.ndarray:
+    """``pf.node_s_z`` plus the charging admittance of dangling lines at their live end."""
+    s_z = pf.node_s_z
+    if dang_f.any() or dang_t.any():
+        lb = pf.line_branch
+        s_z = s_z.copy()
+        yo = pf.line_y_open_end.conjugate()
+        np.add.at(s_z, topo.br_from[lb[dang_f]], yo[dang_f])
+        np.add.at(s_z, topo.br_to[lb[dang_t]], yo[dang_t])
+    return s_z
 
 
 def _fold_parallel(pf: PFData, topo: Topology, an):
