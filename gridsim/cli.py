@@ -116,7 +116,9 @@ def customers_cmd(model: str = typer.Argument(..., help="model"),
 def sweep_cmd(model: str = typer.Argument(..., help="model"),
               customers: Optional[Path] = typer.Option(None, "--customers", help="customers CSV"),
               out_path: Optional[Path] = typer.Option(None, "--out", help="write the table (.csv or .parquet)"),
-              top: int = typer.Option(10, "--top", help="worst faults to show")):
+              top: int = typer.Option(10, "--top", help="worst faults to show"),
+              flisr: bool = typer.Option(False, "--flisr", help="add FLISR columns: customers restored by "
+                                         "switching, customers and critical customers until repair")):
     """Every single fault (N-1): customers lost, critical customers lost, tripping device.
 
     Example: gridsim sweep sb_mvlv_urban --out n1.parquet
@@ -131,12 +133,15 @@ def sweep_cmd(model: str = typer.Argument(..., help="model"),
     t2 = time.perf_counter()
     df = sweep_single_faults(topo)
     t3 = time.perf_counter()
+    if flisr:
+        df = sweep_single_faults(topo, flisr=True)
+        t4 = time.perf_counter()
     if out_path is not None:
         if out_path.suffix.lower() == ".csv":
             df.to_csv(out_path, index=False)
         else:
             df.to_parquet(out_path, index=False)
-    _print_sweep(m, topo, df, top)
+    _print_sweep(m, topo, df, top, flisr)
     exp = critical_exposure(topo)
     if len(exp):
         exp = exp.sort_values(["single_faults", "customer_id"], ascending=[False, True])
@@ -144,14 +149,18 @@ def sweep_cmd(model: str = typer.Argument(..., help="model"),
                          max_rows=top))
     out.print(f"{len(df):,} single faults of {m.name} ({topo.n_bus:,} buses): sweep {1e3 * (t3 - t2):.2f} ms "
               f"(first call incl. JIT {1e3 * (t2 - t1):.0f} ms), load+compile {t1 - t0:.1f} s"
+              + (f"; FLISR for every fault {t4 - t3:.2f} s" if flisr else "")
               + (f"; wrote {out_path}" if out_path else ""))
 
 
-def _print_sweep(m, topo, df, top):
+def _print_sweep(m, topo, df, top, flisr: bool = False):
     in_svc = df[df["in_service"]]
     worst = in_svc.sort_values(["customers_unsupplied", "critical_unsupplied"], ascending=False).head(top)
     cols = ["element_type", "element_id", "buses_unsupplied", "customers_unsupplied", "critical_unsupplied",
             "tripping_device", "customers_interrupted"]
+    if flisr:
+        cols = cols[:2] + ["customers_unsupplied", "tripping_device", "customers_interrupted",
+                           "customers_restored_by_switching", "customers_until_repair", "critical_until_repair"]
     out.print(_table(worst[cols], f"Worst {top} single faults of {m.name} (by customers lost)"))
     crit = in_svc[in_svc["critical_unsupplied"] > 0]
     out.print(f"faults that cut off critical customers: {len(crit):,} of {len(in_svc):,}; "
@@ -190,6 +199,54 @@ def impact_cmd(model: str = typer.Argument(..., help="model"),
         out.print("customer ids: " + " ".join(imp.customer_ids))
 
 
+@app.command("flisr")
+def flisr_cmd(model: str = typer.Argument(..., help="model"),
+              fault: str = typer.Option(..., "--fault", help="faulted element TYPE:ID, e.g. line:17"),
+              customers: Optional[Path] = typer.Option(None, "--customers", help="customers CSV"),
+              max_loading: float = typer.Option(100.0, "--max-loading", help="loading limit of a transfer, %"),
+              vm_min: float = typer.Option(0.95, "--vm-min", help="lowest bus voltage after a transfer, pu"),
+              vm_max: float = typer.Option(1.05, "--vm-max", help="highest bus voltage after a transfer, pu"),
+              capacity: str = typer.Option("local", "--capacity",
+                                           help="capacity check: local | full | pandapower | none"),
+              json_out: bool = typer.Option(False, "--json", help="print JSON")):
+    """FLISR switching plan for one fault: trip, isolate, reclose, capacity-checked tie transfers.
+
+    Example: gridsim flisr mv_oberrhein --fault line:17
+    """
+    from gridsim.restore import plan_flisr
+    m, topo = _compile(model, customers)
+    plan = plan_flisr(topo, fault, options={"max_loading_percent": max_loading, "vm_min_pu": vm_min,
+                                            "vm_max_pu": vm_max, "capacity": capacity})
+    if json_out:
+        d = plan.to_dict()
+        d["model"] = m.name
+        out.print_json(json.dumps(d))
+        return
+    out.print(f"[bold]{m.name}[/bold]: fault on {plan.fault}")
+    trip = plan.tripping_device or "no modelled device (cleared at the source)"
+    out.print(f"trips {trip}: {plan.customers_interrupted:,} customers interrupted "
+              f"({plan.critical_interrupted:,} critical)")
+    t = Table(title="Switching plan", title_justify="left", header_style="bold")
+    for c, j in (("t (min)", "right"), ("action", "left"), ("device", "left"), ("remote", "left"),
+                 ("purpose", "left"), ("customers", "right"), ("critical", "right"), ("max loading %", "right"),
+                 ("min vm pu", "right"), ("via", "left")):
+        t.add_column(c, justify=j)
+    for s in plan.steps:
+        t.add_row(f"{s.t_min:.1f}", s.action, s.device, "yes" if s.remote else "no", s.purpose,
+                  f"{s.customers_restored:,}" if s.customers_restored else "",
+                  f"{s.critical_restored:,}" if s.critical_restored else "",
+                  f"{s.max_loading_percent:.1f}" if s.max_loading_percent is not None else "",
+                  f"{s.min_vm_pu:.4f}" if s.min_vm_pu is not None else "", s.via)
+    if plan.steps:
+        out.print(t)
+    else:
+        out.print("no switching helps: the tripped device already isolates the fault")
+    for a in plan.infeasible:
+        out.print(f"not done: {a.tie + ': ' if a.tie else ''}{a.reason}")
+    out.print(f"restored by switching: {plan.customers_restored_by_switching:,}; until repair: "
+              f"{plan.customers_until_repair:,} (critical {plan.critical_until_repair:,})")
+
+
 @app.command("demo")
 def demo_cmd(model: str = typer.Option("mv_oberrhein", "--model", help="model for the demo"),
              top: int = typer.Option(10, "--top", help="worst faults to show")):
@@ -208,11 +265,253 @@ def demo_cmd(model: str = typer.Option("mv_oberrhein", "--model", help="model fo
     t2 = time.perf_counter()
     df = sweep_single_faults(topo)
     t3 = time.perf_counter()
-    _print_sweep(m, topo, df, top)
+    _print_sweep(m, topo, df, top, flisr)
     exp = critical_exposure(topo).sort_values(["single_faults", "customer_id"], ascending=[False, True])
     out.print(_table(exp.drop(columns=["elements"]), "Critical customers at risk (single faults that cut them off)"))
     out.print(f"all {len(df):,} single faults in {1e3 * (t3 - t2):.2f} ms "
               f"(first call incl. JIT compile {1e3 * (t2 - t1):.0f} ms)")
+
+
+# --------------------------------------------------------------------------- plan
+def _plan_faults(items: List[str]) -> list:
+    """``line:3`` or ``line:3=300`` (repair minutes) -> fault specs for plan_restoration."""
+    out = []
+    for item in items:
+        ref, sep, rep = item.partition("=")
+        if not sep:
+            out.append(ref)
+            continue
+        try:
+            out.append({"element": ref, "repair_min": float(rep)})
+        except ValueError:
+            raise UsageError(f"--fault {item}: write ELEMENT or ELEMENT=REPAIR_MIN, e.g. line:3=300") from None
+    return out
+
+
+def _hm(minutes: float, start=None) -> str:
+    import math as _math
+    if not _math.isfinite(minutes):
+        return "-"
+    if start is not None:
+        import pandas as _pd
+        return (start + _pd.Timedelta(minutes=float(minutes))).strftime("%Y-%m-%d %H:%M")
+    m = int(round(minutes))
+    return f"{m // 60}:{m % 60:02d}" if m >= 0 else f"-{(-m) // 60}:{(-m) % 60:02d}"
+
+
+@app.command("plan")
+def plan_cmd(model: str = typer.Argument(..., help="model"),
+             fault: List[str] = typer.Option(..., "--fault",
+                                             help="faulted element TYPE:ID[=REPAIR_MIN], repeatable"),
+             crews: int = typer.Option(2, "--crews", help="number of crews (at the source buses)"),
+             strategy: str = typer.Option("wspt", "--strategy",
+                                          help="fifo, most_customers, critical_first, wspt, local_search, exact"),
+             flisr: bool = typer.Option(False, "--flisr", help="restore what FLISR switching can before repairs"),
+             start: Optional[str] = typer.Option(None, "--start", help="wall-clock time of t=0, e.g. 2026-01-05T08:00"),
+             customers: Optional[Path] = typer.Option(None, "--customers", help="customers CSV"),
+             list_customers: bool = typer.Option(False, "--list-customers", help="JSON: include every customer's ETR"),
+             json_out: bool = typer.Option(False, "--json", help="print JSON")):
+    """Crew schedule for repairing these faults: routes, ETR per outage, objective values.
+
+    Example: gridsim plan mv_oberrhein --fault line:17 --fault trafo:114 --crews 2 --strategy local_search
+    """
+    import pandas as pd
+    from gridsim.restore.plan import plan_restoration
+    specs = _plan_faults(fault)
+    if start is not None:
+        try:
+            t0 = pd.Timestamp(start)
+        except ValueError:
+            raise UsageError(f"--start {start}: write a date and time, e.g. 2026-01-05T08:00") from None
+    else:
+        t0 = None
+    m, topo = _compile(model, customers)
+    t_a = time.perf_counter()
+    plan = plan_restoration(topo, specs, crews, strategy=strategy, model=m,
+                            options={"flisr": flisr, "start_time": t0})
+    t_b = time.perf_counter()
+    if json_out:
+        d = plan.to_dict(customers=list_customers)
+        d["model"] = m.name
+        out.print_json(json.dumps(d))
+        return
+    out.print(f"[bold]{m.name}[/bold]: {plan.n_jobs} fault(s), {len(plan.crew_ids)} crew(s), strategy "
+              f"{plan.strategy}" + (", after FLISR switching" if flisr else "")
+              + f" (planned in {1e3 * (t_b - t_a):.0f} ms" + ("; times h:mm from t=0)" if t0 is None else ")"))
+    routes = Table(title="Crew routes", title_justify="left", header_style="bold")
+    for c in ("crew", "depot", "#", "fault", "drive min", "repair start", "repair end"):
+        routes.add_column(c, justify="right" if c in ("#", "drive min") else "left")
+    for k, jobs in enumerate(plan.routes):
+        for i, j in enumerate(jobs):
+            routes.add_row(plan.crew_ids[k] if i == 0 else "", plan.crew_depot[k] if i == 0 else "", str(i + 1),
+                           plan.faults[j], f"{plan.travel_min[j]:.0f}", _hm(plan.start_min[j], t0),
+                           _hm(plan.finish_min[j], t0))
+        if not len(jobs):
+            routes.add_row(plan.crew_ids[k], plan.crew_depot[k], "", "(idle)", "", "", "")
+    out.print(routes)
+    outages = Table(title="Outages", title_justify="left", header_style="bold")
+    for c in ("fault", "upstream fault", "crew", "repair min", "ETR", "customers", "by switching", "critical"):
+        outages.add_column(c, justify="right" if c in ("repair min", "customers", "by switching", "critical")
+                           else "left")
+    for j, lab in enumerate(plan.faults):
+        outages.add_row(lab, "" if plan.parent[j] < 0 else plan.faults[plan.parent[j]],
+                        "" if plan.crew[j] < 0 else plan.crew_ids[plan.crew[j]], f"{plan.repair_min[j]:.0f}",
+                        _hm(plan.etr_min[j], t0), f"{int(plan.customers[j]):,}",
+                        f"{int(plan.customers_switched[j]):,}", f"{int(plan.critical[j]):,}")
+    out.print(outages)
+    crit = ", ".join(f"{k} {v:,.1f} h" for k, v in plan.critical_h_by_class.items()) or "none"
+    out.print(f"weighted customer minutes {plan.weighted_cmi:,.0f}; customer minutes interrupted (CMI) "
+              f"{plan.cmi:,.0f} ({plan.cmi / 60:,.0f} customer-hours); critical hours: {crit}")
+    out.print(f"last repair ends at {_hm(plan.makespan_min, t0)}"
+              + (f"; overtime {plan.overtime_min:,.0f} min" if plan.overtime_min > 0 else ""))
+
+
+# --------------------------------------------------------------------------- reliability
+def _key_values(items: Optional[List[str]], option: str, example: str) -> dict:
+    """``KEY=VALUE`` options -> {key: float}."""
+    values = {}
+    for item in items or []:
+        key, sep, val = item.partition("=")
+        try:
+            if not sep or not key.strip():
+                raise ValueError
+            values[key.strip()] = float(val)
+        except ValueError:
+            raise UsageError(f"{option} {item}: write KEY=VALUE, e.g. {option} {example}") from None
+    return values
+
+
+def _fmt_num(v, spec: str) -> str:
+    import math as _math
+    if v is None or (isinstance(v, float) and not _math.isfinite(v)):
+        return "n/a"
+    return format(v, spec)
+
+
+#: system index rows of `gridsim reliability`: (key, label, format, unit)
+_REL_ROWS = (("saifi", "SAIFI", ",.4f", "sustained interruptions / customer / yr"),
+             ("saidi", "SAIDI", ",.2f", "min / customer / yr"),
+             ("caidi", "CAIDI", ",.1f", "min / sustained interruption"),
+             ("asai", "ASAI", ".6f", "average service availability"),
+             ("maifi", "MAIFI", ",.4f", "momentary interruptions (<= threshold) / customer / yr"),
+             ("ens_kwh", "ENS", ",.0f", "kWh not supplied / yr"),
+             ("cmi", "CMI", ",.0f", "customer minutes interrupted / yr"))
+
+
+@app.command("reliability")
+def reliability_cmd(model: str = typer.Argument(..., help="model"),
+                    json_out: bool = typer.Option(False, "--json", help="print JSON"),
+                    no_flisr: bool = typer.Option(False, "--no-flisr",
+                                                  help="no switching: every interrupted customer waits for the repair"),
+                    rate: Optional[List[str]] = typer.Option(None, "--rate", help="failure rate KIND=PER_YEAR (lines: "
+                                                             "per km) or TYPE:ID=PER_YEAR, repeatable"),
+                    repair: Optional[List[str]] = typer.Option(None, "--repair",
+                                                               help="repair time KIND=MIN or TYPE:ID=MIN, repeatable"),
+                    customers: Optional[Path] = typer.Option(None, "--customers", help="customers CSV"),
+                    top: int = typer.Option(10, "--top", help="feeders to show (largest customer minutes first)")):
+    """Expected annual reliability from failure rates, repair times and FLISR switching: system and
+    per-feeder SAIFI, SAIDI, CAIDI, ASAI, MAIFI, ENS, and the critical exposure table.
+
+    Rate kinds: line_ol_per_km, line_cs_per_km, trafo, trafo3w, switch, bus; repair kinds: line_ol,
+    line_cs, trafo, trafo3w, switch, bus (defaults and sources: docs/reliability.md).
+
+    Example: gridsim reliability mv_oberrhein --rate line_cs_per_km=0.03 --repair trafo=300
+    """
+    from gridsim.reliability.analytic import expected_reliability
+    rates = _key_values(rate, "--rate", "line_cs_per_km=0.03")
+    repairs = _key_values(repair, "--repair", "trafo=300")
+    m, topo = _compile(model, customers)
+    res = expected_reliability(topo, rates=rates, repair_min=repairs, flisr=not no_flisr)
+    if json_out:
+        out.print_json(json.dumps(res.to_dict(), allow_nan=False))
+        return
+    a = res.assumptions
+    out.print(f"[bold]{res.model}[/bold]: expected reliability per year, FLISR {'on' if res.flisr else 'off'} — "
+              f"{a['faults_interrupting_customers']:,} single faults interrupt customers, "
+              f"{a['expected_faults_per_yr']:.3f} faults/yr expected, {a['customers_served']:,} customers served")
+    cols = ["with FLISR", "without FLISR"] if res.system_without_flisr else ["without FLISR"]
+    systems = [res.system, res.system_without_flisr] if res.system_without_flisr else [res.system]
+    t = Table(title="System indices", title_justify="left", header_style="bold")
+    t.add_column("index")
+    for c in cols:
+        t.add_column(c, justify="right")
+    t.add_column("unit")
+    for key, label, spec, unit in _REL_ROWS:
+        t.add_row(label, *[_fmt_num(s[key], spec) for s in systems], unit)
+    out.print(t)
+    fd = res.feeders
+    t = Table(title=f"Feeders ({min(top, len(fd))} of {len(fd):,}, largest customer minutes first)",
+              title_justify="left", header_style="bold")
+    fcols = [("feeder", "feeder", None), ("vn_kv", "kV", ".1f"), ("buses", "buses", ","),
+             ("customers", "customers", ","), ("saifi", "SAIFI", ".4f"), ("saidi", "SAIDI min", ",.2f"),
+             ("caidi", "CAIDI min", ",.1f"), ("asai", "ASAI", ".6f"), ("maifi", "MAIFI", ".4f"),
+             ("ens_kwh", "ENS kWh", ",.0f")]
+    if "saidi_without_flisr" in fd.columns:
+        fcols.append(("saidi_without_flisr", "SAIDI min w/o FLISR", ",.2f"))
+    for _, label, spec in fcols:
+        t.add_column(label, justify="left" if spec is None else "right")
+    for r in fd.head(top).to_dict(orient="records"):
+        t.add_row(*[str(r[k]) if spec is None else _fmt_num(r[k], spec) for k, _, spec in fcols])
+    out.print(t)
+    ce = res.critical_exposure
+    t = Table(title="Critical exposure: expected outage of each critical customer and the single faults that "
+                    "leave it out until repair", title_justify="left", header_style="bold")
+    ccols = [("customer_id", "customer"), ("class", "class"), ("bus", "bus"), ("feeder", "feeder"),
+             ("interruptions_per_yr", "interruptions/yr"), ("outage_h_per_yr", "outage h/yr"),
+             ("faults_until_repair", "faults")]
+    if "outage_h_per_yr_without_flisr" in ce.columns:
+        ccols += [("outage_h_per_yr_without_flisr", "h/yr w/o FLISR"),
+                  ("faults_until_repair_without_flisr", "faults w/o FLISR")]
+    ccols.append(("elements", "worst faults (rate x repair)"))
+    for k, label in ccols:
+        t.add_column(label, justify="right" if ce[k].dtype.kind in "iuf" else "left")
+    for r in ce.to_dict(orient="records"):
+        cells = []
+        for k, _ in ccols:
+            v = r[k]
+            if k == "elements":
+                parts = str(v).split()
+                v = " ".join(parts[:3]) + (f" +{len(parts) - 3}" if len(parts) > 3 else "")
+            elif isinstance(v, float):
+                v = _fmt_num(v, ".3f")
+            cells.append(str(v))
+        t.add_row(*cells)
+    out.print(t)
+    rates_txt = ", ".join(f"{k} {v:g}" for k, v in a["rates_per_yr"].items())
+    rep_txt = ", ".join(f"{k} {v:g}" for k, v in a["repair_min"].items())
+    out.print(f"failure rates /yr (lines /km/yr): {rates_txt}"
+              + (f" (+{len(a['rate_overrides'])} element overrides)" if a["rate_overrides"] else ""))
+    out.print(f"repair min: {rep_txt}" + (f" (+{len(a['repair_overrides'])} element overrides)"
+                                          if a["repair_overrides"] else "")
+              + f"; momentary <= {a['momentary_threshold_min']:g} min; feeders: "
+              + ("net.bus.feeder" if a["feeders"] == "net.bus.feeder" else "first line below each transformer"))
+    out.print(f"computed in {res.elapsed_s:.2f} s (FLISR plans {res.timings_s.get('flisr', 0.0):.2f} s)")
+
+
+@app.command("indices")
+def indices_cmd(log: Path = typer.Argument(..., help="interruption log .csv / .parquet: customer_id,start,end"
+                                                     "[,count,p_kw,class,event_id]"),
+                customers_served: str = typer.Option(..., "--customers-served", help="N_T, customers served"),
+                json_out: bool = typer.Option(False, "--json", help="print JSON"),
+                momentary_threshold_min: float = typer.Option(5.0, "--momentary-threshold-min",
+                                                              help="momentary if at most this long"),
+                cemi_n: int = typer.Option(1, "--cemi-n", help="n of CEMIn (customers with more than n)"),
+                period_h: float = typer.Option(8760.0, "--period-h", help="reporting period for ASAI, hours")):
+    """IEEE 1366 indices (SAIFI, SAIDI, CAIDI, CAIFI, ASAI, MAIFI, CEMIn, CMI, ENS) from an interruption log.
+
+    Example: gridsim indices examples/interruptions.csv --customers-served 1200
+    """
+    from gridsim.reliability import indices_command
+    try:
+        n_t = float(customers_served)
+    except ValueError:
+        raise UsageError(f"--customers-served {customers_served}: expected a positive number of customers") from None
+    text = indices_command(log, n_t, as_json=json_out, momentary_threshold_min=momentary_threshold_min,
+                           cemi_n=cemi_n, period_h=period_h)
+    if json_out:
+        out.print_json(text)
+    else:
+        out.print(text, markup=False)
 
 
 def main(argv: list[str] | None = None) -> int:
