@@ -171,3 +171,140 @@ def _local_check(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, et_n
             max_ld = ld
             worst = b
     return (1 if conv else 0), max_ld, worst, min_vm, min_node, max_new, max_new_node
+
+
+@njit(cache=True)
+def _local_check_ws(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, et_node, yff, yft, ytf, ytt,
+                    ideal, s_p, s_i, s_z, k_from, k_to, is_bus, new_mask, max_iter, tol, local_id, order):
+    """:func:`_local_check` with work arrays sized by the reached part only.
+
+    ``local_id`` (int32, one per node, all -1) and ``order`` (int32, one per
+    node) are caller-owned workspaces; ``local_id`` is reset before returning,
+    so a check costs O(reached part), not O(network) — on a million-bus
+    network the receiving side is a few thousand nodes.
+    """
+    order[0] = root
+    local_id[root] = 0
+    n = 1
+    head = 0
+    n_cond2 = 0
+    # local tree arrays grow with n; allocate after the BFS
+    while head < n:
+        x = order[head]
+        head += 1
+        for k in range(indptr[x], indptr[x + 1]):
+            b = adj_branch[k]
+            if not cond[b]:
+                continue
+            n_cond2 += 1
+            y = adj_node[k]
+            if local_id[y] < 0:
+                local_id[y] = n
+                order[n] = y
+                n += 1
+    n_extra = n_cond2 // 2 - (n - 1)
+    par = np.full(n, -1, np.int32)
+    pbr = np.full(n, -1, np.int32)
+    if n_extra == 0:
+        for i in range(n):
+            x = order[i]
+            for k in range(indptr[x], indptr[x + 1]):
+                b = adj_branch[k]
+                if cond[b]:
+                    j = local_id[adj_node[k]]
+                    if j > i and par[j] < 0:
+                        par[j] = i
+                        pbr[j] = b
+    status = -1
+    max_ld = 0.0
+    worst = -1
+    min_vm = np.inf
+    min_node = -1
+    max_new = 0.0
+    max_new_node = -1
+    if n_extra == 0:
+        fa = np.zeros(n, np.complex128)
+        fb = np.zeros(n, np.complex128)
+        bc = np.zeros(n, np.complex128)
+        bd = np.zeros(n, np.complex128)
+        for c in range(1, n):
+            b = pbr[c]
+            if ideal[b]:
+                fa[c] = 1.0
+                bd[c] = 1.0
+            elif ef_node[b] == order[par[c]]:
+                fa[c] = -ytf[b] / ytt[b]
+                fb[c] = -1.0 / ytt[b]
+                bc[c] = yft[b] - yff[b] * ytt[b] / ytf[b]
+                bd[c] = -yff[b] / ytf[b]
+            else:
+                fa[c] = -yft[b] / yff[b]
+                fb[c] = -1.0 / yff[b]
+                bc[c] = ytf[b] - ytt[b] * yff[b] / yft[b]
+                bd[c] = -ytt[b] / yft[b]
+        v = np.zeros(n, np.complex128)
+        j_node = np.zeros(n, np.complex128)
+        sp = np.empty(n, np.complex128)
+        si = np.empty(n, np.complex128)
+        sz = np.empty(n, np.complex128)
+        for c in range(n):
+            x = order[c]
+            sp[c] = s_p[x]
+            si[c] = s_i[x]
+            sz[c] = s_z[x]
+        v[0] = v_root
+        for c in range(1, n):
+            v[c] = fa[c] * v[par[c]]
+        conv = False
+        it = 0
+        while it < max_iter:
+            it += 1
+            for c in range(n):
+                j_node[c] = 0.0
+            for c in range(n - 1, 0, -1):
+                vv = v[c]
+                vm2 = vv.real * vv.real + vv.imag * vv.imag
+                s = sp[c] + si[c] * np.sqrt(vm2) + sz[c] * vm2
+                j = j_node[c] + s.conjugate() * vv / vm2
+                j_node[c] = j
+                j_node[par[c]] += bc[c] * vv + bd[c] * j
+            dv = 0.0
+            for c in range(1, n):
+                new = fa[c] * v[par[c]] + fb[c] * j_node[c]
+                d = new - v[c]
+                d2 = d.real * d.real + d.imag * d.imag
+                if d2 > dv:
+                    dv = d2
+                v[c] = new
+            if not np.isfinite(dv):
+                break
+            if dv < tol * tol:
+                conv = True
+                break
+        status = 1 if conv else 0
+        for c in range(n):
+            x = order[c]
+            vm = np.abs(v[c])
+            if is_bus[x] == 1:
+                if vm < min_vm:
+                    min_vm = vm
+                    min_node = x
+                if new_mask[x] and vm > max_new:
+                    max_new = vm
+                    max_new_node = x
+            if c == 0:
+                continue
+            b = pbr[c]
+            vf = v[local_id[ef_node[b]]]
+            vt = v[local_id[et_node[b]]]
+            i_f = np.abs(yff[b] * vf + yft[b] * vt) * k_from[b]
+            i_t = np.abs(ytf[b] * vf + ytt[b] * vt) * k_to[b]
+            ld = i_f if i_f > i_t else i_t
+            if not np.isfinite(ld):
+                ld = np.inf
+            if ld > max_ld:
+                max_ld = ld
+                worst = b
+    for i in range(n):
+        local_id[order[i]] = -1
+    return status, max_ld, worst, min_vm, min_node, max_new, max_new_node

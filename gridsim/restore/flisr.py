@@ -179,6 +179,8 @@ class _Static:
     node_elem_pos: np.ndarray
     times: dict
     pf: object | None = None
+    workspace: tuple | None = None
+    charging: tuple | None = None
 
 
 def _static(topo: Topology) -> _Static:
@@ -324,8 +326,14 @@ class _Planner:
         self.src_sorted = src[np.argsort(self.a.pre[src])]
         self.pf = None if opts.capacity == "none" else _pf_data(topo, self.st)
         self.n_pf = 0
-        self._new_mask = np.zeros(topo.n_node, bool)
         self._roots: dict[int, tuple] = {}
+        # work arrays reused by every check of this planner (kept per topology: a
+        # planner restores them before returning; planners are not thread-safe)
+        ws = self.st.workspace
+        if ws is None:
+            ws = self.st.workspace = (np.full(topo.n_node, -1, np.int32), np.empty(topo.n_node, np.int32),
+                                      np.zeros(topo.n_node, bool))
+        self._ws_id, self._ws_order, self._new_mask = ws
 
     # ------------------------------------------------------------- helpers
     def _interval(self, v: int) -> tuple[int, int]:
@@ -371,6 +379,110 @@ class _Planner:
             sc[r] = True
         sc.setflags(write=False)
         return State(sc, tuple(sorted(faulted)))
+
+    def _charging(self, state: State, cond: np.ndarray):
+        """Constant-impedance load per node with the charging of lines open at one
+        end (as the full power flow has it), for ``state``: the base state's
+        dangling lines are applied once per topology and state; a check only
+        re-evaluates the lines whose switches changed. Returns the work array,
+        and the nodes touched and their saved values (restored after the check)."""
+        from gridsim.restore.powerflow import dangling_line_ends
+
+        pf, topo, st = self.pf, self.topo, self.st
+        key = self.state.key()
+        if st.charging is None or st.charging[0] != key:
+            lines, live = dangling_line_ends(pf, topo, self.state, self.a.cond)
+            sz = pf.node_s_z.copy()
+            np.add.at(sz, live, pf.line_y_open_end[lines].conjugate())
+            row_lines: dict[int, list[int]] = {}
+            line_sw: dict[int, list[tuple[int, bool]]] = {}
+            for ln, row, af in zip(pf.lsw_line.tolist(), pf.lsw_row.tolist(), pf.lsw_at_from.tolist()):
+                row_lines.setdefault(row, []).append(ln)
+                line_sw.setdefault(ln, []).append((row, af))
+            st.charging = (key, sz, dict(zip(lines.tolist(), live.tolist())), row_lines, line_sw)
+        _, sz, base, row_lines, line_sw = st.charging
+        changed = np.flatnonzero(state.switch_closed != self.state.switch_closed)
+        touched = {ln for r in changed.tolist() for ln in row_lines.get(r, ())}
+        if not touched:
+            return sz, np.empty(0, np.int64), np.empty(0, np.complex128)
+        faulted_br = {int(topo.elem_ref[p]) for p in state.faulted if not topo.elem_is_node[p]}
+        delta: dict[int, complex] = {}
+        for ln in touched:
+            y = complex(pf.line_y_open_end[ln]).conjugate()
+            old = base.get(ln)
+            if old is not None:
+                delta[old] = delta.get(old, 0j) - y
+            b = int(pf.line_branch[ln])
+            if not topo.br_in_service[b] or cond[b] or b in faulted_br:
+                continue
+            open_f = any(not state.switch_closed[r] for r, af in line_sw[ln] if af)
+            open_t = any(not state.switch_closed[r] for r, af in line_sw[ln] if not af)
+            if open_f != open_t:
+                live = int(topo.br_to[b] if open_f else topo.br_from[b])
+                delta[live] = delta.get(live, 0j) + y
+        nodes = np.fromiter(delta, np.int64, len(delta))
+        saved = sz[nodes].copy()
+        sz[nodes] += np.fromiter(delta.values(), np.complex128, len(delta))
+        return sz, nodes, saved
+
+    def _cond_of(self, state: State) -> np.ndarray:
+        """Conducting branches of ``state``: the analysed state's, with the
+        differences applied (switches that changed, extra faulted elements), so
+        a check costs O(changes) + one copy instead of a pass over the network."""
+        topo = self.topo
+        cond = self.a.cond.copy()
+        changed = np.flatnonzero(state.switch_closed != self.state.switch_closed)
+        if changed.size:
+            br = topo.switch_branch[changed]
+            opened = br[~state.switch_closed[changed]]
+            cond[opened] = False
+            closed = br[state.switch_closed[changed]]
+            if closed.size:
+                # a closed switch conducts if its branch is in service, every switch on it
+                # is closed, its ends are alive and it is not faulted: recheck those few
+                full = topo.conducting(state) if closed.size > 8 else None
+                for b in closed:
+                    cond[b] = full[b] if full is not None else self._conducts(state, int(b))
+        extra = set(state.faulted) - set(self.state.faulted)
+        for p in extra:
+            ref = int(topo.elem_ref[p])
+            if topo.elem_is_node[p]:
+                cond[topo.adj_branch[topo.indptr[ref]:topo.indptr[ref + 1]]] = False
+            else:
+                cond[ref] = False
+                if topo.br_kind[ref] == BR_TRAFO3W_ARM:
+                    star = int(topo.br_from[ref])
+                    cond[topo.adj_branch[topo.indptr[star]:topo.indptr[star + 1]]] = False
+        return cond
+
+    def _conducts(self, state: State, b: int) -> bool:
+        topo = self.topo
+        if not topo.br_in_service[b]:
+            return False
+        for n in (int(topo.br_from[b]), int(topo.br_to[b])):
+            if not topo.node_in_service[n]:
+                return False
+        rows = self._switch_rows_of(b)
+        if not state.switch_closed[rows].all():
+            return False
+        for p in state.faulted:
+            ref = int(topo.elem_ref[p])
+            if topo.elem_is_node[p]:
+                if ref in (int(topo.br_from[b]), int(topo.br_to[b])):
+                    return False
+            elif ref == b:
+                return False
+        return True
+
+    def _switch_rows_of(self, b: int) -> np.ndarray:
+        m = self.__dict__.get("_sw_by_branch")
+        if m is None:
+            order = np.argsort(self.topo.switch_branch, kind="stable")
+            sb = self.topo.switch_branch[order]
+            m = self._sw_by_branch = (order, sb)
+        order, sb = m
+        lo, hi = np.searchsorted(sb, b), np.searchsorted(sb, b, side="right")
+        return order[lo:hi]
 
     # ------------------------------------------------------------- capacity
     def _check(self, state: State, root_from: int, new_nodes: np.ndarray) -> _Verdict:
@@ -434,15 +546,13 @@ class _Planner:
 
     def _check_local(self, state: State, w: int, new_nodes: np.ndarray) -> _Verdict | None:
         from gridsim.restore import _flisr_kernels as FK
-        from gridsim.restore.powerflow import dangling_lines, with_dangling_charging
 
         topo, pf, opts = self.topo, self.pf, self.opts
         root, entry, v_root = self._region_root(w)
         if v_root is None:
             return None
-        cond = topo.conducting(state)
-        dang_f, dang_t = dangling_lines(pf, topo, state, cond)
-        s_z = with_dangling_charging(pf, topo, dang_f, dang_t)
+        cond = self._cond_of(state)
+        s_z, live, saved = self._charging(state, cond)
         cond[topo.adj_branch[topo.indptr[0]:topo.indptr[1]]] = False   # not through the super-source
         nb = topo.adj_branch[topo.indptr[root]:topo.indptr[root + 1]]
         if entry >= 0:
@@ -452,12 +562,13 @@ class _Planner:
         new = self._new_mask
         new[new_nodes] = True
         try:
-            status, max_ld, worst, vmin, vnode, vmax, vmax_node = FK._local_check(
+            status, max_ld, worst, vmin, vnode, vmax, vmax_node = FK._local_check_ws(
                 topo.indptr, topo.adj_node, topo.adj_branch, cond, root, v_root, pf.br_ef_node, pf.br_et_node,
-                pf.br_yff, pf.br_yft, pf.br_ytf, pf.br_ytt, pf.br_ideal, pf.br_is_source, pf.node_v_src,
-                pf.node_s_p, pf.node_s_i, s_z, pf.br_k_from, pf.br_k_to, topo.node_is_bus, new, 30, 1e-8)
+                pf.br_yff, pf.br_yft, pf.br_ytf, pf.br_ytt, pf.br_ideal, pf.node_s_p, pf.node_s_i, s_z,
+                pf.br_k_from, pf.br_k_to, topo.node_is_bus, new, 30, 1e-8, self._ws_id, self._ws_order)
         finally:
             new[new_nodes] = False
+            s_z[live] = saved
         if status < 0:
             return None
         worst_l = self._branch_label(int(worst)) if worst >= 0 else None
@@ -905,12 +1016,12 @@ def _plan_meshed(P: _Planner, pos: int) -> SwitchingPlan:
 
 
 def _check_fault(topo: Topology, fault) -> int:
-    from gridsim.core.impact import _element_in_service
-
     if isinstance(fault, (list, tuple)) and not (len(fault) == 2 and isinstance(fault[0], str)):
         raise FlisrError("plan_flisr takes one faulted element, e.g. 'line:17'")
     pos = int(topo.element_positions([fault])[0])
-    if not _element_in_service(topo)[pos]:
+    ref = int(topo.elem_ref[pos])
+    live = topo.node_in_service[ref] if topo.elem_is_node[pos] else topo.br_in_service[ref]
+    if not live:
         raise FlisrError(f"{topo.element_label(pos)} is out of service in model {topo.name!r}: "
                          f"a fault on it interrupts nobody; choose an in-service element")
     return pos

@@ -59,7 +59,7 @@ from gridsim.restore import _pf_kernels as K
 from gridsim.types import ElementType
 
 __all__ = ["PowerFlowError", "PFData", "PFResult", "CapacityCheck", "compile_pf", "run_radial_pf",
-           "check_capacity", "net_with_state", "dangling_lines", "with_dangling_charging"]
+           "check_capacity", "net_with_state", "dangling_lines", "dangling_line_ends", "with_dangling_charging"]
 
 #: ``runpp``'s default r/x ratio of bus-bus switches with ``z_ohm > 0``.
 SWITCH_RX_RATIO = 2.0
@@ -657,22 +657,40 @@ def run_radial_pf(pf: PFData, topo: Topology, state: State | None = None, *, max
     return _finish(pf, "radial", conv, it, vm, va, line_ld, ld[pf.trafo_branch], t3_ld)
 
 
-def dangling_lines(pf: PFData, topo: Topology, state: State, cond: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lines (in ``pf.line_ids`` order) open at their to end only (``dang_f``: live
-    from the from end) and at their from end only (``dang_t``), neither faulted nor
-    out of service: their charging admittance loads the energised end."""
-    lb = pf.line_branch
+def dangling_line_ends(pf: PFData, topo: Topology, state: State, cond: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Lines open at one end only (in service, not faulted): ``(line positions,
+    live-end nodes)``. Their charging admittance loads the live end. Costs
+    O(open line switches), not O(lines)."""
     closed = np.asarray(state.switch_closed, bool)[pf.lsw_row]
-    n_line = lb.shape[0]
-    open_from = np.bincount(pf.lsw_line[~closed & pf.lsw_at_from], minlength=n_line) > 0
-    open_to = np.bincount(pf.lsw_line[~closed & ~pf.lsw_at_from], minlength=n_line) > 0
-    usable = topo.br_in_service[lb] & ~cond[lb]
+    opened = ~closed
+    lines = np.unique(pf.lsw_line[opened])
+    if lines.size == 0:
+        return lines, lines
+    # per candidate line: is it open at its from end / at its to end?
+    at_from = np.isin(lines, pf.lsw_line[opened & pf.lsw_at_from])
+    at_to = np.isin(lines, pf.lsw_line[opened & ~pf.lsw_at_from])
+    lb = pf.line_branch[lines]
+    usable = topo.br_in_service[lb] & ~cond[lb] & (at_from != at_to)
     if state.faulted:
-        fl = np.zeros(topo.n_branch, bool)
         pos = np.asarray(state.faulted, np.int64)
-        fl[topo.elem_ref[pos][~topo.elem_is_node[pos]]] = True
-        usable &= ~fl[lb]
-    return usable & ~open_from & open_to, usable & open_from & ~open_to
+        usable &= ~np.isin(lb, topo.elem_ref[pos][~topo.elem_is_node[pos]])
+    lines, at_from, lb = lines[usable], at_from[usable], lb[usable]
+    live = np.where(at_from, topo.br_to[lb], topo.br_from[lb])
+    return lines, live.astype(np.int64)
+
+
+def dangling_lines(pf: PFData, topo: Topology, state: State, cond: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks over ``pf.line_ids``: lines open at their to end only
+    (``dang_f``: live from the from end) and at their from end only (``dang_t``)."""
+    n_line = pf.line_branch.shape[0]
+    dang_f = np.zeros(n_line, bool)
+    dang_t = np.zeros(n_line, bool)
+    lines, live = dangling_line_ends(pf, topo, state, cond)
+    from_live = live == topo.br_from[pf.line_branch[lines]]
+    dang_f[lines[from_live]] = True
+    dang_t[lines[~from_live]] = True
+    return dang_f, dang_t
 
 
 def with_dangling_charging(pf: PFData, topo: Topology, dang_f: np.ndarray, dang_t: np.ndarray) -> np.ndarray:
@@ -681,9 +699,9 @@ def with_dangling_charging(pf: PFData, topo: Topology, dang_f: np.ndarray, dang_
     if dang_f.any() or dang_t.any():
         lb = pf.line_branch
         s_z = s_z.copy()
-        yo = pf.line_y_open_end.conjugate()
-        np.add.at(s_z, topo.br_from[lb[dang_f]], yo[dang_f])
-        np.add.at(s_z, topo.br_to[lb[dang_t]], yo[dang_t])
+        yo = pf.line_y_open_end
+        np.add.at(s_z, topo.br_from[lb[dang_f]], yo[dang_f].conjugate())
+        np.add.at(s_z, topo.br_to[lb[dang_t]], yo[dang_t].conjugate())
     return s_z
 
 
