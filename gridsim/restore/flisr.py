@@ -327,6 +327,7 @@ class _Planner:
         self.pf = None if opts.capacity == "none" else _pf_data(topo, self.st)
         self.n_pf = 0
         self._roots: dict[int, tuple] = {}
+        self._memo: dict[tuple, _Verdict] = {}
         # work arrays reused by every check of this planner (kept per topology: a
         # planner restores them before returning; planners are not thread-safe)
         ws = self.st.workspace
@@ -485,6 +486,18 @@ class _Planner:
         return order[lo:hi]
 
     # ------------------------------------------------------------- capacity
+    def _check_memo(self, opened: list[int], closed: list[int], pos: int, root_from: int,
+                    new_nodes: np.ndarray) -> _Verdict:
+        """:meth:`_check` of the state with ``opened`` devices and ``closed`` tie rows,
+        remembered per planner: the faulted element lies inside the isolated
+        section, so faults of one section share their transfer checks."""
+        key = (tuple(sorted(set(opened))), tuple(sorted(closed)), root_from, int(new_nodes.size),
+               int(new_nodes.sum()))
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = self._check(self._state_with(opened, closed, pos), root_from, new_nodes)
+        return hit
+
     def _check(self, state: State, root_from: int, new_nodes: np.ndarray) -> _Verdict:
         """Capacity verdict of ``state`` on the side receiving through node ``root_from``."""
         self.n_pf += 1
@@ -785,8 +798,7 @@ def _transfer(P: _Planner, pos: int, r: int, t_iso: float, clock: _Clock, opened
     # a) the whole island through one tie: the feasible one with the lowest loading
     best, refused = None, []
     for row, e, w in ties:
-        state = P._state_with(opened, closed + [row], pos)
-        verdict = P._check(state, w, island)
+        verdict = P._check_memo(opened, closed + [row], pos, w, island)
         if verdict.ok and (best is None or verdict.max_loading_percent < best[1].max_loading_percent):
             best = (row, verdict, w)
         elif not verdict.ok:
@@ -846,8 +858,7 @@ def _transfer(P: _Planner, pos: int, r: int, t_iso: float, clock: _Clock, opened
 
         def check(group: set[int]):
             members = np.concatenate([zmembers[z] for z in group])
-            state = P._state_with(opened + opens_for(group), closed + [row], pos)
-            return P._check(state, w, members)
+            return P._check_memo(opened + opens_for(group), closed + [row], pos, w, members)
 
         group = {z0}
         verdict = check(group)
