@@ -48,7 +48,7 @@ from gridsim.core import _kernels as K
 from gridsim.core.topology import ELEMENT_ORDER, State, Topology, _ro
 from gridsim.errors import UnknownElementError
 from gridsim.restore.schedule import (
-    STRATEGIES, ScheduleInputError, ScheduleProblem, UnknownStrategyError, make_problem, solve,
+    STRATEGIES, ScheduleInputError, UnknownStrategyError, make_problem, solve,
 )
 from gridsim.types import CLASS_ORDER, ElementType
 
@@ -127,7 +127,8 @@ def _options(options: PlanOptions | Mapping | None) -> PlanOptions:
         known = {f.name for f in fields(PlanOptions)}
         bad = sorted(set(options) - known)
         if bad:
-            raise PlanInputError(f"unknown plan option(s) {', '.join(map(str, bad))}; known: {', '.join(sorted(known))}")
+            raise PlanInputError(f"unknown plan option(s) {', '.join(map(str, bad))}; "
+                                 f"known: {', '.join(sorted(known))}")
         return PlanOptions(**options)
     raise PlanInputError(f"options must be a PlanOptions or a dict, got {type(options).__name__}")
 
@@ -380,7 +381,10 @@ def _read_crews(topo: Topology, crews, xy: np.ndarray, speed_default: float) -> 
             raise PlanInputError(f"speed_kmh of crew {cid} must be > 0, got {s:g}")
         a = _minutes(c.get("available_from_min") or 0.0, f"available_from_min of crew {cid}")
         e = c.get("shift_end_min")
-        e = math.inf if e is None else float(e)
+        try:
+            e = math.inf if e is None else float(e)
+        except (TypeError, ValueError):
+            raise PlanInputError(f"shift_end_min of crew {cid} must be a number of minutes, got {e!r}") from None
         if math.isnan(e) or e < a:
             raise PlanInputError(f"shift_end_min of crew {cid} must be >= available_from_min ({a:g}), got {e:g}")
         ids.append(cid)
