@@ -175,13 +175,22 @@ def _local_check(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, et_n
 
 @njit(cache=True)
 def _local_check_ws(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, et_node, yff, yft, ytf, ytt,
-                    ideal, s_p, s_i, s_z, k_from, k_to, is_bus, new_mask, max_iter, tol, local_id, order):
+                    ideal, s_p, s_i, s_z, k_from, k_to, is_bus, new_mask, max_iter, tol, local_id, order,
+                    vm_base, ld_base, vm_lo, vm_hi, ld_max):
     """:func:`_local_check` with work arrays sized by the reached part only.
 
     ``local_id`` (int32, one per node, all -1) and ``order`` (int32, one per
     node) are caller-owned workspaces; ``local_id`` is reset before returning,
     so a check costs O(reached part), not O(network) — on a million-bus
     network the receiving side is a few thousand nodes.
+
+    Limits count against the move, not against the network as it was: a bus
+    violates when it ends below its ``vm_lo`` (above its ``vm_hi``) and more than
+    1e-4 pu below (above) ``vm_base``, its voltage before the fault (NaN: not
+    supplied then, so any violation counts); a branch when it ends above
+    ``ld_max`` % and more than 0.1 point above ``ld_base``. Returns, after the figures of
+    :func:`_local_check`, ``(bad_v_node, bad_v, bad_ld_branch, bad_ld,
+    bad_hi_node, bad_hi)``: the worst violation of each kind (-1 when none).
     """
     order[0] = root
     local_id[root] = 0
@@ -222,6 +231,12 @@ def _local_check_ws(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, e
     min_node = -1
     max_new = 0.0
     max_new_node = -1
+    bad_v_node = -1
+    bad_v = np.inf
+    bad_ld_br = -1
+    bad_ld = 0.0
+    bad_hi_node = -1
+    bad_hi = 0.0
     if n_extra == 0:
         fa = np.zeros(n, np.complex128)
         fb = np.zeros(n, np.complex128)
@@ -292,6 +307,12 @@ def _local_check_ws(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, e
                 if new_mask[x] and vm > max_new:
                     max_new = vm
                     max_new_node = x
+                if vm < vm_lo[x] and vm < bad_v and not vm_base[x] - vm <= 1e-4:
+                    bad_v = vm
+                    bad_v_node = x
+                if vm > vm_hi[x] and vm > bad_hi and not vm - vm_base[x] <= 1e-4:
+                    bad_hi = vm
+                    bad_hi_node = x
             if c == 0:
                 continue
             b = pbr[c]
@@ -305,6 +326,10 @@ def _local_check_ws(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, e
             if ld > max_ld:
                 max_ld = ld
                 worst = b
+            if ld > ld_max and ld > bad_ld and not ld - ld_base[b] <= 0.1:
+                bad_ld = ld
+                bad_ld_br = b
     for i in range(n):
         local_id[order[i]] = -1
-    return status, max_ld, worst, min_vm, min_node, max_new, max_new_node
+    return (status, max_ld, worst, min_vm, min_node, max_new, max_new_node, bad_v_node, bad_v, bad_ld_br, bad_ld,
+            bad_hi_node, bad_hi)

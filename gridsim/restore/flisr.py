@@ -116,11 +116,21 @@ CAPACITY_METHODS = ("local", "full", "pandapower", "none")
 @dataclass(frozen=True)
 class FlisrOptions:
     """Limits and times of :func:`plan_flisr`. Times default to the model's
-    ``switching`` section of model.yaml (see ``DEFAULT_SWITCHING``)."""
+    ``switching`` section of model.yaml (see ``DEFAULT_SWITCHING``).
+
+    A transfer is refused when it pushes a line or transformer above
+    ``max_loading_percent`` or a bus outside its voltage band
+    (``vm_min_pu``..``vm_max_pu`` at 1 kV and above, ``lv_vm_*`` below). Limits
+    count against the move: an element already outside its limit before the
+    fault (SimBench LV grids have buses below 0.95 pu at peak load) blocks a
+    transfer only if the transfer makes it worse.
+    """
 
     max_loading_percent: float = 100.0
-    vm_min_pu: float = 0.95
+    vm_min_pu: float = 0.95               # buses at 1 kV and above
     vm_max_pu: float = 1.05
+    lv_vm_min_pu: float = 0.90            # buses below 1 kV (EN 50160: +-10 %)
+    lv_vm_max_pu: float = 1.10
     capacity: str = "local"
     split: bool = True                    # split an island at sectionalizers when it does not fit whole
     remote_operate_s: float | None = None
@@ -132,7 +142,7 @@ class FlisrOptions:
     def __post_init__(self) -> None:
         if self.capacity not in CAPACITY_METHODS:
             raise FlisrError(f"FLISR option capacity={self.capacity!r}: use one of {', '.join(CAPACITY_METHODS)}")
-        for name in ("max_loading_percent", "vm_min_pu", "vm_max_pu", "remote_operate_s", "manual_operate_min",
+        for name in ("max_loading_percent", "vm_min_pu", "vm_max_pu", "lv_vm_min_pu", "lv_vm_max_pu", "remote_operate_s", "manual_operate_min",
                      "manual_dispatch_min", "crew_speed_kmh", "travel_factor"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0
@@ -283,18 +293,6 @@ class _Verdict:
     reason: str = ""
 
 
-def _reason(opts: FlisrOptions, conv: bool, ld: float, worst, vmin: float, vbus, vmax: float, vmax_bus) -> str:
-    if not conv:
-        return "power flow did not converge (receiving side cannot carry the load)"
-    if ld > opts.max_loading_percent:
-        return f"{worst} would be loaded {ld:.1f} % (limit {opts.max_loading_percent:g} %)"
-    if vmin < opts.vm_min_pu:
-        return f"voltage at bus {vbus} would drop to {vmin:.4f} pu (limit {opts.vm_min_pu:g} pu)"
-    if vmax > opts.vm_max_pu:
-        return f"voltage at bus {vmax_bus} would rise to {vmax:.4f} pu (limit {opts.vm_max_pu:g} pu)"
-    return ""
-
-
 class _Planner:
     """FLISR for one topology, state and options (shared by a sweep over all faults)."""
 
@@ -328,6 +326,8 @@ class _Planner:
         self.n_pf = 0
         self._roots: dict[int, tuple] = {}
         self._memo: dict[tuple, _Verdict] = {}
+        self._base_tables: dict[str, tuple] = {}
+        self._band = None
         # work arrays reused by every check of this planner (kept per topology: a
         # planner restores them before returning; planners are not thread-safe)
         ws = self.st.workspace
@@ -553,7 +553,8 @@ class _Planner:
             pf, a = self.pf, self.a
             v, _, _ = PK._radial_sweep(a.node_at, a.n_reached, a.parent, a.parent_branch, pf.br_ef_node,
                                        pf.br_yff, pf.br_yft, pf.br_ytf, pf.br_ytt, pf.br_ideal, pf.br_is_source,
-                                       pf.node_v_src, pf.node_s_p, pf.node_s_i, pf.node_s_z, 30, 1e-8)
+                                       pf.node_v_src, pf.node_s_p, pf.node_s_i,
+                                       self._charging(self.state, a.cond)[0], 30, 1e-8)
             self.a.extras[key] = v
         return v
 
@@ -574,58 +575,128 @@ class _Planner:
             cond[entry] = keep
         new = self._new_mask
         new[new_nodes] = True
+        vm_base, ld_base = self._base_figures()
         try:
-            status, max_ld, worst, vmin, vnode, vmax, vmax_node = FK._local_check_ws(
+            (status, max_ld, worst, vmin, vnode, vmax, vmax_node, bad_v_node, bad_v, bad_ld_br, bad_ld,
+             bad_hi_node, bad_hi) = FK._local_check_ws(
                 topo.indptr, topo.adj_node, topo.adj_branch, cond, root, v_root, pf.br_ef_node, pf.br_et_node,
                 pf.br_yff, pf.br_yft, pf.br_ytf, pf.br_ytt, pf.br_ideal, pf.node_s_p, pf.node_s_i, s_z,
-                pf.br_k_from, pf.br_k_to, topo.node_is_bus, new, 30, 1e-8, self._ws_id, self._ws_order)
+                pf.br_k_from, pf.br_k_to, topo.node_is_bus, new, 30, 1e-8, self._ws_id, self._ws_order,
+                vm_base, ld_base, *self._limits(), float(opts.max_loading_percent))
         finally:
             new[new_nodes] = False
             s_z[live] = saved
         if status < 0:
             return None
         worst_l = self._branch_label(int(worst)) if worst >= 0 else None
-        reason = _reason(opts, status == 1 and np.isfinite(vmin), max_ld, worst_l, vmin, _bus(self, int(vnode)),
-                         vmax, _bus(self, int(vmax_node)) if vmax_node >= 0 else None)
+        if status != 1 or not np.isfinite(vmin):
+            reason = "power flow did not converge (receiving side cannot carry the load)"
+        elif bad_ld_br >= 0:
+            reason = (f"{self._branch_label(int(bad_ld_br))} would be loaded {bad_ld:.1f} % "
+                      f"(limit {opts.max_loading_percent:g} %)")
+        elif bad_v_node >= 0:
+            reason = (f"voltage at bus {_bus(self, int(bad_v_node))} would drop to {bad_v:.4f} pu "
+                      f"(limit {self._limits()[0][bad_v_node]:g} pu)")
+        elif bad_hi_node >= 0:
+            reason = (f"voltage at bus {_bus(self, int(bad_hi_node))} would rise to {bad_hi:.4f} pu "
+                      f"(limit {self._limits()[1][bad_hi_node]:g} pu)")
+        else:
+            reason = ""
         return _Verdict(not reason, float(max_ld), worst_l, float(vmin), reason)
+
+    def _limits(self) -> tuple[np.ndarray, np.ndarray]:
+        """Voltage band per node: ``vm_min_pu``/``vm_max_pu`` at 1 kV and above,
+        ``lv_vm_min_pu``/``lv_vm_max_pu`` below."""
+        if self._band is None:
+            lv = self.pf.node_vn_kv < 1.0
+            o = self.opts
+            self._band = (np.where(lv, o.lv_vm_min_pu, o.vm_min_pu), np.where(lv, o.lv_vm_max_pu, o.vm_max_pu))
+        return self._band
+
+    def _base_figures(self) -> tuple[np.ndarray, np.ndarray]:
+        """|V| per node (NaN unsupplied) and loading % per branch (0 not conducting) of
+        the analysed state, once per state: limits count against the move."""
+        key = ("flisr_base_fig", id(self.pf))
+        hit = self.a.extras.get(key)
+        if hit is None:
+            pf, topo, a = self.pf, self.topo, self.a
+            v = self._base_voltages()
+            vm = np.where(a.supplied, np.abs(v), np.nan)
+            vf, vt = v[pf.br_ef_node], v[pf.br_et_node]
+            ld = np.maximum(np.abs(pf.br_yff * vf + pf.br_yft * vt) * pf.br_k_from,
+                            np.abs(pf.br_ytf * vf + pf.br_ytt * vt) * pf.br_k_to)
+            ld = np.where(a.cond & a.supplied[topo.br_from], ld, 0.0)
+            hit = self.a.extras[key] = (np.ascontiguousarray(vm), np.ascontiguousarray(ld))
+        return hit
 
     def _branch_label(self, b: int) -> str:
         pos = int(self.st.br_elem_pos[b])
         return self.topo.element_label(pos) if pos >= 0 else f"branch {b}"
 
     def _check_full(self, state: State, new_nodes: np.ndarray, *, pandapower: bool) -> _Verdict:
-        from gridsim.restore.powerflow import PowerFlowError, check_capacity
-
+        """Whole-network check: the radial power flow (``full``) or pandapower's
+        ``runpp`` (``pandapower``), limits counted against the move as in the local check."""
         topo, opts = self.topo, self.opts
-        if pandapower:
-            res = _runpp_check(self.pf, topo, state)
-        else:
-            try:
-                res = check_capacity(self.pf, topo, state, max_loading_percent=opts.max_loading_percent,
-                                     vm_min_pu=opts.vm_min_pu, vm_max_pu=opts.vm_max_pu)
-            except PowerFlowError as exc:
-                return _Verdict(False, float("nan"), None, float("nan"), f"power flow failed: {exc}")
-            res = (res.converged, res.max_loading_percent, res.worst_element, res.min_vm_pu, res.min_vm_bus,
-                   None)
-        conv, max_ld, worst, vmin, vbus, vm_all = res
-        new = new_nodes[topo.node_is_bus[new_nodes] == 1]
-        vmax, vmax_bus = 0.0, None
-        if vm_all is None:  # check_capacity: voltages again from the radial/pandapower result
-            from gridsim.restore.powerflow import run_radial_pf
+        tables = _tables_pandapower if pandapower else _tables_radial
+        key = "pandapower" if pandapower else "full"
+        base = self._base_tables.get(key)
+        if base is None:
+            base = self._base_tables[key] = tables(self.pf, topo, self.state)
+        conv, vm, ld = tables(self.pf, topo, state)
+        if not conv:
+            return _Verdict(False, float("nan"), None, float("nan"),
+                            "power flow did not converge (receiving side cannot carry the load)")
+        new_ids = topo.bus_ids[topo.node_bus_row[new_nodes[topo.node_is_bus[new_nodes] == 1]]]
+        _, vm0, ld0 = base
+        vm0a = vm0.reindex(vm.index).to_numpy(np.float64)
+        v = vm.to_numpy(np.float64)
+        lo_n, hi_n = self._limits()
+        rows = pd.Index(topo.bus_ids).get_indexer(vm.index)
+        lo = np.where(rows >= 0, lo_n[topo.bus_node[rows]], opts.vm_min_pu)
+        hi = np.where(rows >= 0, hi_n[topo.bus_node[rows]], opts.vm_max_pu)
+        with np.errstate(invalid="ignore"):
+            bad_v = (v < lo) & ~(vm0a - v <= 1e-4)
+            bad_hi = (v > hi) & ~(v - vm0a <= 1e-4)
+        ldv = ld.to_numpy(np.float64)
+        ld0a = ld0.reindex(ld.index).fillna(0.0).to_numpy(np.float64)
+        with np.errstate(invalid="ignore"):
+            bad_l = (ldv > opts.max_loading_percent) & ~(ldv - ld0a <= 0.1)
+        fin = np.where(np.isfinite(ldv), ldv, -np.inf)
+        k = int(np.argmax(fin)) if fin.size else -1
+        max_ld = float(fin[k]) if k >= 0 and np.isfinite(fin[k]) else 0.0
+        worst = str(ld.index[k]) if k >= 0 else None
+        vmin = float(np.nanmin(v)) if np.isfinite(v).any() else float("nan")
+        reason = ""
+        if bad_l.any():
+            b = int(np.argmax(np.where(bad_l, ldv, -np.inf)))
+            reason = f"{ld.index[b]} would be loaded {ldv[b]:.1f} % (limit {opts.max_loading_percent:g} %)"
+        elif bad_v.any():
+            b = int(np.argmin(np.where(bad_v, v, np.inf)))
+            reason = f"voltage at bus {int(vm.index[b])} would drop to {v[b]:.4f} pu (limit {lo[b]:g} pu)"
+        elif bad_hi.any():
+            b = int(np.argmax(np.where(bad_hi, v, -np.inf)))
+            reason = f"voltage at bus {int(vm.index[b])} would rise to {v[b]:.4f} pu (limit {hi[b]:g} pu)"
+        return _Verdict(not reason, max_ld, worst, vmin, reason)
 
-            r = run_radial_pf(self.pf, topo, state)
-            vm_all = pd.Series(r.vm_pu, index=r.bus_ids)
-        if new.size:
-            vals = vm_all.reindex(topo.bus_ids[topo.node_bus_row[new]]).to_numpy(np.float64)
-            if np.isfinite(vals).any():
-                jm = int(np.nanargmax(vals))
-                vmax, vmax_bus = float(vals[jm]), int(topo.bus_ids[topo.node_bus_row[new[jm]]])
-        reason = _reason(opts, bool(conv), float(max_ld), worst, float(vmin), vbus, vmax, vmax_bus)
-        return _Verdict(not reason, float(max_ld), worst, float(vmin), reason)
+
+def _tables_radial(pf, topo: Topology, state: State):
+    """(converged, vm per bus id, loading per element label) by gridsim's power flow."""
+    from gridsim.restore.powerflow import PowerFlowError, run_radial_pf
+
+    try:
+        r = run_radial_pf(pf, topo, state)
+    except PowerFlowError:
+        return False, pd.Series(dtype=float), pd.Series(dtype=float)
+    parts = [pd.Series(ld, index=[f"{kind}:{int(i)}" for i in ids]) for kind, ids, ld in
+             (("line", r.line_ids, r.line_loading_percent), ("trafo", r.trafo_ids, r.trafo_loading_percent),
+              ("trafo3w", r.trafo3w_ids, r.trafo3w_loading_percent)) if len(ids)]
+    ld = pd.concat(parts) if parts else pd.Series(dtype=float)
+    return bool(r.converged), pd.Series(r.vm_pu, index=r.bus_ids), ld
 
 
-def _runpp_check(pf, topo: Topology, state: State):
-    """Reference capacity figures from pandapower ``runpp`` on the reconfigured net."""
+def _tables_pandapower(pf, topo: Topology, state: State):
+    """(converged, vm per bus id, loading per element label) by pandapower ``runpp``
+    on the reconfigured net (the reference)."""
     import pandapower as pp
 
     from gridsim.restore.powerflow import net_with_state
@@ -634,19 +705,15 @@ def _runpp_check(pf, topo: Topology, state: State):
     try:
         pp.runpp(net, calculate_voltage_angles=True)
     except Exception:  # pandapower raises assorted types when a state cannot be solved
-        return False, float("nan"), None, float("nan"), None, pd.Series(dtype=float)
-    worst, max_ld = None, 0.0
+        return False, pd.Series(dtype=float), pd.Series(dtype=float)
+    parts = []
     for table in ("line", "trafo", "trafo3w"):
         res = net[f"res_{table}"]
         if len(res):
-            ld = res.loading_percent.fillna(-np.inf)
-            k = ld.idxmax()
-            if ld[k] > max_ld:
-                max_ld, worst = float(ld[k]), f"{table}:{int(k)}"
-    vm = net.res_bus.vm_pu
-    vmin_bus = vm.idxmin() if vm.notna().any() else None
-    vmin = float(vm[vmin_bus]) if vmin_bus is not None else float("nan")
-    return True, max_ld, worst, vmin, (int(vmin_bus) if vmin_bus is not None else None), vm
+            parts.append(pd.Series(res.loading_percent.to_numpy(np.float64),
+                                   index=[f"{table}:{int(i)}" for i in res.index]))
+    ld = pd.concat(parts) if parts else pd.Series(dtype=float)
+    return True, net.res_bus.vm_pu.astype(np.float64), ld
 
 
 # ---------------------------------------------------------------------------
@@ -795,13 +862,14 @@ def _transfer(P: _Planner, pos: int, r: int, t_iso: float, clock: _Clock, opened
     if not ties:
         return
     island = a.node_at[lo:hi]
-    # a) the whole island through one tie: the feasible one with the lowest loading
+    # a) the whole island through one tie: the first that fits, remote ties first
     best, refused = None, []
     for row, e, w in ties:
         verdict = P._check_memo(opened, closed + [row], pos, w, island)
-        if verdict.ok and (best is None or verdict.max_loading_percent < best[1].max_loading_percent):
+        if verdict.ok:
             best = (row, verdict, w)
-        elif not verdict.ok:
+            break
+        else:
             refused.append(TransferAttempt(_tie_label(P, row), f"whole island below bus {_bus(P, r)}: "
                                            f"{verdict.reason}", _num(verdict.max_loading_percent),
                                            _num(verdict.min_vm_pu)))
