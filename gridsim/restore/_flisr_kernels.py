@@ -176,7 +176,8 @@ def _local_check(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, et_n
 @njit(cache=True)
 def _local_check_ws(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, et_node, yff, yft, ytf, ytt,
                     ideal, s_p, s_i, s_z, k_from, k_to, is_bus, new_mask, max_iter, tol, local_id, order,
-                    vm_base, ld_base, vm_lo, vm_hi, ld_max):
+                    vm_base, ld_base, vm_lo, vm_hi, ld_max, report_bus, lump_child, lump_s, lump_lo, lump_lo_node,
+                    lump_hi, lump_hi_node):
     """:func:`_local_check` with work arrays sized by the reached part only.
 
     ``local_id`` (int32, one per node, all -1) and ``order`` (int32, one per
@@ -191,12 +192,23 @@ def _local_check_ws(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, e
     ``ld_max`` % and more than 0.1 point above ``ld_base``. Returns, after the figures of
     :func:`_local_check`, ``(bad_v_node, bad_v, bad_ld_branch, bad_ld,
     bad_hi_node, bad_hi)``: the worst violation of each kind (-1 when none).
+
+    Lumping: a branch ``b`` with ``lump_child[b] >= 0`` (a transformer to a
+    low-voltage subtree the move does not touch) is not crossed when reached
+    from its upstream side; its subtree becomes a constant load ``lump_s[b]``
+    (its power before the fault) and its buses follow the voltage change of
+    the transformer's upstream bus: ``lump_lo[b]`` / ``lump_hi[b]`` are the
+    subtree's smallest margins to its band before the fault, at buses
+    ``lump_lo_node`` / ``lump_hi_node``. ``min_vm`` is over ``report_bus``.
     """
     order[0] = root
     local_id[root] = 0
     n = 1
     head = 0
     n_cond2 = 0
+    lump_b = np.empty(indptr.shape[0] - 1, np.int32)
+    lump_x = np.empty(indptr.shape[0] - 1, np.int32)
+    n_l = 0
     # local tree arrays grow with n; allocate after the BFS
     while head < n:
         x = order[head]
@@ -205,8 +217,13 @@ def _local_check_ws(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, e
             b = adj_branch[k]
             if not cond[b]:
                 continue
-            n_cond2 += 1
             y = adj_node[k]
+            if lump_child[b] == y:
+                lump_b[n_l] = b
+                lump_x[n_l] = x
+                n_l += 1
+                continue
+            n_cond2 += 1
             if local_id[y] < 0:
                 local_id[y] = n
                 order[n] = y
@@ -267,6 +284,8 @@ def _local_check_ws(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, e
             sp[c] = s_p[x]
             si[c] = s_i[x]
             sz[c] = s_z[x]
+        for i in range(n_l):
+            sp[local_id[lump_x[i]]] += lump_s[lump_b[i]]
         v[0] = v_root
         for c in range(1, n):
             v[c] = fa[c] * v[par[c]]
@@ -301,7 +320,7 @@ def _local_check_ws(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, e
             x = order[c]
             vm = np.abs(v[c])
             if is_bus[x] == 1:
-                if vm < min_vm:
+                if report_bus[x] and vm < min_vm:
                     min_vm = vm
                     min_node = x
                 if new_mask[x] and vm > max_new:
@@ -329,6 +348,20 @@ def _local_check_ws(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, e
             if ld > ld_max and ld > bad_ld and not ld - ld_base[b] <= 0.1:
                 bad_ld = ld
                 bad_ld_br = b
+        for i in range(n_l):
+            b = lump_b[i]
+            x = lump_x[i]
+            d = np.abs(v[local_id[x]]) - vm_base[x]
+            if d < -1e-4 and lump_lo[b] + d < 0.0:
+                val = vm_base[lump_lo_node[b]] + d
+                if val < bad_v:
+                    bad_v = val
+                    bad_v_node = lump_lo_node[b]
+            if d > 1e-4 and lump_hi[b] - d < 0.0:
+                val = vm_base[lump_hi_node[b]] + d
+                if val > bad_hi:
+                    bad_hi = val
+                    bad_hi_node = lump_hi_node[b]
     for i in range(n):
         local_id[order[i]] = -1
     return (status, max_ld, worst, min_vm, min_node, max_new, max_new_node, bad_v_node, bad_v, bad_ld_br, bad_ld,

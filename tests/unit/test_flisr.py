@@ -335,3 +335,25 @@ def test_local_capacity_check_agrees_with_full(bundled_model):
     local = add_flisr_columns(topo, base, options={"capacity": "local"})
     full = add_flisr_columns(topo, base, options={"capacity": "full"})
     assert (local.customers_until_repair == full.customers_until_repair).all()
+
+
+def test_local_check_agrees_with_full_on_mvlv_sample(bundled_model):
+    """sb_mvlv_urban (MV + LV, LV buses below 0.95 pu before any fault): the local
+    check of the receiving side and the whole-network power flow decide alike."""
+    m = bundled_model("sb_mvlv_urban")
+    topo = compile_topology(m)
+    df = sweep_single_faults(topo)
+    # MV line faults (the ones whose islands have ties to other feeders)
+    mv_lines = m.net.line.index[m.net.bus.vn_kv.reindex(m.net.line.from_bus).to_numpy() >= 1.0]
+    mv = df.in_service & (df.customers_interrupted > 0) & (df.element_type.astype(str) == "line") \
+        & df.element_id.isin(mv_lines)
+    cand = df.index[mv].to_numpy()
+    rng = np.random.default_rng(3)
+    transfers = 0
+    for p in rng.choice(cand, size=min(10, cand.size), replace=False):
+        a = plan_flisr(topo, int(p))
+        b = plan_flisr(topo, int(p), options={"capacity": "full"})
+        assert a.customers_until_repair == b.customers_until_repair, topo.element_label(int(p))
+        assert [s.device for s in a.steps] == [s.device for s in b.steps]
+        transfers += sum(s.purpose == "transfer" for s in a.steps) + len(a.infeasible)
+    assert transfers > 0       # the sample exercises transfer checks
