@@ -58,9 +58,11 @@ class SwitchingPlan:
     """Result of :func:`plan_flisr` for one faulted element.
 
     Node-level outcome (topology node ids): ``nodes`` are all nodes that lose
-    supply when the protective device trips (or, with no device, when the
-    element fails); ``restored_min[i]`` is the minute ``nodes[i]`` is back by
-    switching, ``inf`` when it waits for the repair.
+    supply when the protective device trips (with no modelled device upstream,
+    everything fed from the same source bus: the fault is cleared at the
+    source, and the upstream part comes back by re-energising it,
+    ``source:bus:<id>``); ``restored_min[i]`` is the minute ``nodes[i]`` is
+    back by switching, ``inf`` when it waits for the repair.
     """
 
     fault: str
@@ -1243,6 +1245,17 @@ def plan_flisr(topo: Topology, fault, *, state: State | None = None, options=Non
     pos = _check_fault(topo, fault)
     P = _Planner(topo, state, opts)
     return _plan_radial(P, pos) if P.a.radial else _plan_meshed(P, pos)
+
+
+def iter_flisr_plans(topo: Topology, faults, *, state: State | None = None, options=None):
+    """:func:`plan_flisr` for many faults, sharing one planner (its power-flow
+    data, workspaces and remembered checks): yields one :class:`SwitchingPlan`
+    per fault, in order. Out-of-service elements raise like :func:`plan_flisr`."""
+    opts = _options(options)
+    P = _Planner(topo, state, opts)
+    plan = _plan_radial if P.a.radial else _plan_meshed
+    for f in faults:
+        yield plan(P, _check_fault(topo, f))
 
 
 #: Columns :func:`add_flisr_columns` adds to the single-fault sweep.

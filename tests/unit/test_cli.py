@@ -81,3 +81,57 @@ def test_console_script_help():
     assert r.returncode == 0
     for cmd in ("models", "validate", "customers", "sweep", "impact", "demo"):
         assert cmd in r.stdout
+
+
+def test_flisr_json_contract(capsys):
+    from gridsim import compile_topology, load_model
+    from gridsim.restore import plan_flisr
+    code, out, err = run(["flisr", "mv_oberrhein", "--fault", "line:17", "--json"], capsys)
+    assert code == 0, err
+    d = json.loads(out)
+    for key in ("fault", "tripping_device", "customers_interrupted", "customers_until_repair",
+                "critical_until_repair", "steps"):
+        assert key in d
+    plan = plan_flisr(compile_topology(load_model("mv_oberrhein")), "line:17")
+    assert d["customers_until_repair"] == plan.customers_until_repair
+    assert [s["device"] for s in d["steps"]] == [s.device for s in plan.steps]
+    for s in d["steps"]:
+        assert s["action"] in ("open", "close") and isinstance(s["remote"], bool)
+        assert s["device"].startswith(("switch:", "fuse:line:", "recloser:line:", "source:"))
+        if s["purpose"] == "transfer":
+            assert s["max_loading_percent"] > 0 and 0.9 < s["min_vm_pu"] < 1.1
+
+
+def test_flisr_table_and_sweep_flisr(tmp_path, capsys):
+    code, out, err = run(["flisr", "mv_oberrhein", "--fault", "line:17"], capsys)
+    assert code == 0, err
+    assert "Switching plan" in out and "restored by switching" in out
+    path = tmp_path / "n1.csv"
+    code, out, err = run(["sweep", "cigre_mv", "--flisr", "--out", str(path)], capsys)
+    assert code == 0, err
+    df = pd.read_csv(path)
+    assert {"customers_restored_by_switching", "customers_until_repair", "critical_until_repair"} <= set(df)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["flisr", "cigre_mv", "--fault", "line:99999"], "line 99999 does not exist"),
+    (["flisr", "cigre_mv", "--fault", "line:3", "--capacity", "magic"], "capacity"),
+    (["flisr", "cigre_mv", "--fault", "line:3", "--max-loading", "-5"], "max_loading_percent"),
+])
+def test_flisr_user_errors(args, needle, capsys):
+    code, out, err = run(args, capsys)
+    assert code == 2
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], err
+
+
+def test_flisr_out_of_service_element(tmp_path, capsys):
+    import pandapower as pp
+    from gridsim import load_model
+    net = load_model("cigre_mv").net
+    net = pp.from_json_string(pp.to_json(net))
+    net.line.loc[3, "in_service"] = False
+    path = tmp_path / "net.json"
+    pp.to_json(net, str(path))
+    code, out, err = run(["flisr", str(path), "--fault", "line:3"], capsys)
+    assert code == 2 and "out of service" in err, err
