@@ -194,8 +194,27 @@ class Topology:
         stands for the element it sits on. Unknown elements raise
         :class:`UnknownElementError` naming the element.
         """
-        out = [self._position(r) for r in refs]
-        return np.asarray(out, dtype=np.int64)
+        refs = list(refs)
+        if len(refs) < 16:
+            return np.asarray([self._position(r) for r in refs], dtype=np.int64)
+        # many references: one index lookup per element type (unknown ones take
+        # the one-by-one path, which names the culprit or resolves line switches)
+        out = np.full(len(refs), -1, dtype=np.int64)
+        by_type: dict[ElementType, list[tuple[int, int]]] = {}
+        for i, r in enumerate(refs):
+            if isinstance(r, (int, np.integer)):
+                out[i] = self._position(r)
+            else:
+                etype, eid = parse_element(r)
+                by_type.setdefault(etype, []).append((i, eid))
+        for etype, items in by_type.items():
+            start, index = self.elem_offsets[etype]
+            idx = np.fromiter((i for i, _ in items), np.int64, len(items))
+            pos = index.get_indexer(np.fromiter((e for _, e in items), np.int64, len(items)))
+            out[idx[pos >= 0]] = start + pos[pos >= 0]
+            for i in idx[pos < 0]:
+                out[i] = self._position(refs[i])
+        return out
 
     def _position(self, ref) -> int:
         if isinstance(ref, (int, np.integer)):

@@ -143,3 +143,18 @@ def test_sweep_columns_and_in_service():
     assert not isv[("line", 1)] and not isv[("bus", 3)] and isv[("line", 0)] and isv[("bus", 2)]
     # an out-of-service element loses nobody
     assert df.set_index(["element_type", "element_id"]).loc[("line", 1), "buses_unsupplied"] == 0
+
+
+def test_element_positions_batch_matches_single(bundled_model):
+    """Many references take the batched lookup; it must agree with one-by-one
+    lookups and still name an unknown element."""
+    from gridsim.core import compile_topology
+    from gridsim.errors import UnknownElementError
+
+    topo = compile_topology(bundled_model("mv_oberrhein"))
+    refs = [f"line:{i}" for i in topo.elem_offsets[next(iter(topo.elem_offsets))][1][:30]] + ["bus:58", ("trafo", 114), 5]
+    batch = topo.element_positions(refs)
+    single = [int(topo.element_positions([r])[0]) for r in refs]
+    assert batch.tolist() == single
+    with pytest.raises(UnknownElementError, match="line 99999"):
+        topo.element_positions(refs + ["line:99999"])
