@@ -195,6 +195,7 @@ class _Static:
     pf: object | None = None
     workspace: tuple | None = None
     charging: tuple | None = None
+    prot_csr: tuple | None = None
 
 
 def _static(topo: Topology) -> _Static:
@@ -836,6 +837,22 @@ def _empty(topo: Topology, pos: int, trip: str) -> SwitchingPlan:
                          np.empty(0, np.int32), np.empty(0))
 
 
+def _protective_csr(P: _Planner) -> tuple[np.ndarray, np.ndarray]:
+    """Devices per branch like ``_Static.bdev``, protective kinds only."""
+    hit = P.st.__dict__.get("prot_csr")
+    if hit is None:
+        topo = P.topo
+        kinds = np.array([k in (DeviceKind.BREAKER, DeviceKind.RECLOSER, DeviceKind.FUSE) for k in DEVICE_KINDS])
+        keep = kinds[topo.dev_kind[P.st.bdev]] if P.st.bdev.size else np.zeros(0, bool)
+        dev = P.st.bdev[keep]
+        counts = np.bincount(topo.dev_branch[dev], minlength=topo.n_branch) if dev.size else \
+            np.zeros(topo.n_branch, np.int64)
+        ptr = np.zeros(topo.n_branch + 1, np.int64)
+        np.cumsum(counts, out=ptr[1:])
+        hit = P.st.prot_csr = (ptr, np.ascontiguousarray(dev, np.int64))
+    return hit
+
+
 def _plan_radial(P: _Planner, pos: int) -> SwitchingPlan:  # noqa: C901 - the FLISR steps in order
     from gridsim.restore import _flisr_kernels as FK
 
@@ -1124,31 +1141,35 @@ def _num(x) -> float | None:
 def _plan_meshed(P: _Planner, pos: int) -> SwitchingPlan:
     """FLISR on a meshed operating state: the same steps, decided on BFS results
     (supplied node sets) instead of preorder intervals; whole transfers only
-    (no splitting), capacity by the full check (pandapower for meshed states)."""
+    (no splitting), capacity by the full check (pandapower for meshed states).
+
+    A fault inside a loop is fed from several sides: the nearest protective
+    device on every path from the fault to a source trips (a path reaching a
+    source without one trips that source), so ``tripping_device`` may name
+    several devices joined by ``+``.
+    """
     from gridsim.restore import _flisr_kernels as FK
 
     topo, a, st = P.topo, P.a, P.st
     isn = bool(topo.elem_is_node[pos])
     ref = int(topo.elem_ref[pos])
-    trip_dev = int(P.trip[pos])
-    trip_label = P._dev_label(trip_dev) if trip_dev >= 0 else ""
     sup0 = a.supplied
 
     def supplied(state: State) -> np.ndarray:
         return topo.analysis(state).supplied
 
-    tripped = P._state_with([trip_dev] if trip_dev >= 0 else [], [], pos)
-    if trip_dev < 0:
-        # no modelled device upstream: the fault is cleared at the sources of its component
-        out = sup0 & ~supplied(tripped)
-        sec0, _ = FK._section(isn, ref, topo.br_from, topo.br_to, topo.br_kind, a.cond, topo.indptr,
-                              topo.adj_node, topo.adj_branch, np.zeros(topo.n_branch + 1, np.int64),
-                              np.zeros(0, np.int64), topo.dev_node, a.parent)
-        comp = np.zeros(topo.n_node, bool)
-        comp[sec0] = True
-        out |= comp & sup0
-    else:
-        out = sup0 & ~supplied(tripped)
+    pptr, pdev = _protective_csr(P)
+    _, tb = FK._section(isn, ref, topo.br_from, topo.br_to, topo.br_kind, a.cond, topo.indptr,
+                        topo.adj_node, topo.adj_branch, pptr, pdev, topo.dev_node, a.parent)
+    trips = sorted({int(d) for d in tb[:, 0] if d >= 0})
+    src_bus = sorted({int(n) for d, _, n, _ in tb.tolist() if d < 0 and n >= 0})   # sources without device
+    trip_label = "+".join(P._dev_label(d) for d in trips)
+    tripped = P._state_with(trips, [], pos)
+    if src_bus:
+        extra = tuple(int(P.st.node_elem_pos[n]) for n in src_bus if P.st.node_elem_pos[n] >= 0)
+        tripped = State(tripped.switch_closed, tuple(sorted(set(tripped.faulted) | set(extra))))
+        trip_label = "+".join([trip_label] * bool(trip_label) + [f"source:bus:{_bus(P, n)}" for n in src_bus])
+    out = sup0 & ~supplied(tripped)
     nodes = np.flatnonzero(out).astype(np.int32)
     if nodes.size == 0:
         return _empty(topo, pos, trip_label)
@@ -1156,8 +1177,8 @@ def _plan_meshed(P: _Planner, pos: int) -> SwitchingPlan:
     c_int, k_int = int(topo.node_cust[nodes].sum()), int(topo.node_crit[nodes].sum())
     sec, bnd = FK._section(isn, ref, topo.br_from, topo.br_to, topo.br_kind, a.cond, topo.indptr,
                            topo.adj_node, topo.adj_branch, st.bdev_ptr, st.bdev, topo.dev_node, a.parent)
-    devs = sorted({int(d) for d in bnd[:, 0] if d >= 0 and d != trip_dev},
-                  key=lambda d: (not topo.dev_remote[d], d))
+    boundary = {int(d) for d in bnd[:, 0] if d >= 0}
+    devs = sorted(boundary - set(trips), key=lambda d: (not topo.dev_remote[d], d))
     clock = _Clock(topo, P.opts, st.times)
     steps = []
     t_iso = 0.0
@@ -1165,13 +1186,20 @@ def _plan_meshed(P: _Planner, pos: int) -> SwitchingPlan:
         t = clock.operate(d, 0.0)
         t_iso = max(t_iso, t)
         steps.append(SwitchingStep(round(t, 2), "open", P._dev_label(d), bool(topo.dev_remote[d]), "isolate"))
-    opened = list(devs)
+    opened = sorted(boundary)
     iso = P._state_with(opened, [], pos)
     back = supplied(iso)[nodes]
-    if trip_dev >= 0 and back.any():
-        t = clock.operate(trip_dev, t_iso)
-        steps.append(SwitchingStep(round(t, 2), "close", trip_label, bool(topo.dev_remote[trip_dev]), "reclose",
-                                   int(topo.node_cust[nodes[back]].sum()), int(topo.node_crit[nodes[back]].sum())))
+    reclose = [d for d in trips if d not in boundary] + [-1 - n for n in src_bus]
+    if reclose and back.any():
+        t = t_iso
+        for d in reclose:       # every tripped device outside the section closes again
+            t = clock.operate(d if d >= 0 else -1, t_iso)
+            label = P._dev_label(d) if d >= 0 else f"source:bus:{_bus(P, -1 - d)}"
+            remote = bool(topo.dev_remote[d]) if d >= 0 else True
+            first = d == reclose[0]
+            steps.append(SwitchingStep(round(t, 2), "close", label, remote, "reclose",
+                                       int(topo.node_cust[nodes[back]].sum()) if first else 0,
+                                       int(topo.node_crit[nodes[back]].sum()) if first else 0))
         restored[back] = t
     infeasible: list[TransferAttempt] = []
     in_sec = np.zeros(topo.n_node, bool)

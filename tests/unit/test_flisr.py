@@ -105,9 +105,10 @@ def apply_plan(net, plan):
     model.yaml devices on lines by taking the line out)."""
     out = copy.deepcopy(net)
     steps = list(plan.steps)
-    if plan.tripping_device:   # the tripped device is open until a step recloses it
+    if plan.tripping_device:   # tripped devices are open until a step recloses them
         from gridsim.restore import SwitchingStep
-        steps.insert(0, SwitchingStep(0.0, "open", plan.tripping_device, True, "trip"))
+        for dev in plan.tripping_device.split("+"):
+            steps.insert(0, SwitchingStep(0.0, "open", dev, True, "trip"))
     for s in steps:
         kind, _, rest = s.device.partition(":")
         if kind == "switch":
@@ -357,3 +358,26 @@ def test_local_check_agrees_with_full_on_mvlv_sample(bundled_model):
         assert [s.device for s in a.steps] == [s.device for s in b.steps]
         transfers += sum(s.purpose == "transfer" for s in a.steps) + len(a.infeasible)
     assert transfers > 0       # the sample exercises transfer checks
+
+
+def test_meshed_ring_both_sides_trip(make_model):
+    """The tie between feeders A and B closed: a fault on l2 is fed from both
+    substations, both breakers trip, the section n3-n4 is isolated and both
+    breakers reclose (n2 from A, n5/n6 from B through the closed tie)."""
+    net, ids = feeder_net(island_zones=2, second_tie=True)
+    net.switch.loc[ids["st1"], "closed"] = True
+    m = _model(make_model, net)
+    topo = compile_topology(m)
+    assert not topo.analysis().radial
+    plan = plan_flisr(topo, f"line:{ids['l2']}")
+    assert set(plan.tripping_device.split("+")) == {f"switch:{ids['s0']}", f"switch:{ids['sb']}"}
+    assert plan.customers_interrupted == customers_out(m, [ids[n] for n in ("n2", "n3", "n4", "n5", "n6", "m2",
+                                                                            "m5")])
+    out = check_against_pandapower(m, plan)
+    assert names(net, ids, out) == {"n3", "n4"}
+    # l4 (n5-n6, LBS s3 at n5): s3 isolates it from the ring, n6 stays in the faulted
+    # section (no device at its end of l4) and waits, though tie t2 touches it
+    plan = plan_flisr(topo, f"line:{ids['l4']}")
+    assert ("open", f"switch:{ids['s3']}") in [(s.action, s.device) for s in plan.steps]
+    out = check_against_pandapower(m, plan)
+    assert names(net, ids, out) == {"n6"}
