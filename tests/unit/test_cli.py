@@ -135,3 +135,10 @@ def test_flisr_out_of_service_element(tmp_path, capsys):
     pp.to_json(net, str(path))
     code, out, err = run(["flisr", str(path), "--fault", "line:3"], capsys)
     assert code == 2 and "out of service" in err, err
+
+
+def test_demo_runs(capsys):
+    """`make run` runs this: a real run, not only --help."""
+    code, out, err = run(["demo", "--model", "cigre_mv", "--top", "3"], capsys)
+    assert code == 0, err
+    assert "Worst 3 single faults" in out and "FLISR with capacity-checked transfers" in out
