@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit
 
 from gridsim.core._kernels import _bfs_tree
-from gridsim.restore._pf_kernels import _radial_sweep
+from gridsim.restore._pf_kernels import _sweep_local
 
 #: Branch kind of a source link (``gridsim.core.topology.BR_SOURCE``).
 _BR_SOURCE = 4
@@ -126,59 +126,13 @@ def _zones(island_nodes, parent, parent_branch, is_split_branch):
 
 
 @njit(cache=True)
-def _local_check(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, et_node, yff, yft, ytf, ytt, ideal,
-                 is_source, v_src, s_p, s_i, s_z, k_from, k_to, is_bus, new_mask, max_iter, tol):
-    """Power flow of the tree reached from ``root`` (voltage ``v_root``) over
-    conducting branches, and its capacity figures in one pass.
-
-    Returns ``(status, max_loading, worst_branch, min_vm, min_vm_node, max_vm_new,
-    max_vm_new_node)``; ``status`` 1 converged, 0 not converged, -1 the reached
-    part is not radial (the caller falls back to the full check). BFS order has
-    every parent before its children, which is all the sweep needs.
-    """
-    order, n, parent, pbr, n_extra = _bfs_tree(indptr, adj_node, adj_branch, cond, root)
-    if n_extra > 0:
-        return -1, 0.0, -1, 0.0, -1, 0.0, -1
-    v, conv, it = _radial_sweep(order, n, parent, pbr, ef_node, yff, yft, ytf, ytt, ideal, is_source, v_src,
-                                s_p, s_i, s_z, max_iter, tol, v_root)
-    max_ld = 0.0
-    worst = -1
-    min_vm = np.inf
-    min_node = -1
-    max_new = 0.0
-    max_new_node = -1
-    for k in range(n):
-        c = order[k]
-        vm = np.abs(v[c])
-        if is_bus[c] == 1:
-            if vm < min_vm:
-                min_vm = vm
-                min_node = c
-            if new_mask[c] and vm > max_new:
-                max_new = vm
-                max_new_node = c
-        if k == 0:
-            continue
-        b = pbr[c]
-        vf = v[ef_node[b]]
-        vt = v[et_node[b]]
-        i_f = np.abs(yff[b] * vf + yft[b] * vt) * k_from[b]
-        i_t = np.abs(ytf[b] * vf + ytt[b] * vt) * k_to[b]
-        ld = i_f if i_f > i_t else i_t
-        if not np.isfinite(ld):
-            ld = np.inf
-        if ld > max_ld:
-            max_ld = ld
-            worst = b
-    return (1 if conv else 0), max_ld, worst, min_vm, min_node, max_new, max_new_node
-
-
-@njit(cache=True)
 def _local_check_ws(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, et_node, yff, yft, ytf, ytt,
                     ideal, s_p, s_i, s_z, k_from, k_to, is_bus, new_mask, max_iter, tol, local_id, order,
                     vm_base, ld_base, vm_lo, vm_hi, ld_max, report_bus, lump_child, lump_s, lump_lo, lump_lo_node,
                     lump_hi, lump_hi_node):
-    """:func:`_local_check` with work arrays sized by the reached part only.
+    """Power flow of the tree reached from ``root`` (voltage ``v_root``) over
+    conducting branches, and its capacity figures, in one pass, with work arrays
+    sized by the reached part only.
 
     ``local_id`` (int32, one per node, all -1) and ``order`` (int32, one per
     node) are caller-owned workspaces; ``local_id`` is reset before returning,
@@ -189,9 +143,14 @@ def _local_check_ws(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, e
     violates when it ends below its ``vm_lo`` (above its ``vm_hi``) and more than
     1e-4 pu below (above) ``vm_base``, its voltage before the fault (NaN: not
     supplied then, so any violation counts); a branch when it ends above
-    ``ld_max`` % and more than 0.1 point above ``ld_base``. Returns, after the figures of
-    :func:`_local_check`, ``(bad_v_node, bad_v, bad_ld_branch, bad_ld,
-    bad_hi_node, bad_hi)``: the worst violation of each kind (-1 when none).
+    ``ld_max`` % and more than 0.1 point above ``ld_base``.
+
+    Returns ``(status, max_loading, worst_branch, min_vm, min_vm_node,
+    max_vm_new, max_vm_new_node, bad_v_node, bad_v, bad_ld_branch, bad_ld,
+    bad_hi_node, bad_hi)``: ``status`` 1 converged, 0 not, -1 the reached part
+    is not radial (the caller falls back to the full check); the worst
+    violation of each kind (-1 when none). BFS order has every parent before its
+    children, which is all the sweep needs.
 
     Lumping: a branch ``b`` with ``lump_child[b] >= 0`` (a transformer to a
     low-voltage subtree the move does not touch) is not crossed when reached
@@ -255,27 +214,7 @@ def _local_check_ws(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, e
     bad_hi_node = -1
     bad_hi = 0.0
     if n_extra == 0:
-        fa = np.zeros(n, np.complex128)
-        fb = np.zeros(n, np.complex128)
-        bc = np.zeros(n, np.complex128)
-        bd = np.zeros(n, np.complex128)
-        for c in range(1, n):
-            b = pbr[c]
-            if ideal[b]:
-                fa[c] = 1.0
-                bd[c] = 1.0
-            elif ef_node[b] == order[par[c]]:
-                fa[c] = -ytf[b] / ytt[b]
-                fb[c] = -1.0 / ytt[b]
-                bc[c] = yft[b] - yff[b] * ytt[b] / ytf[b]
-                bd[c] = -yff[b] / ytf[b]
-            else:
-                fa[c] = -yft[b] / yff[b]
-                fb[c] = -1.0 / yff[b]
-                bc[c] = ytf[b] - ytt[b] * yff[b] / yft[b]
-                bd[c] = -ytt[b] / yft[b]
-        v = np.zeros(n, np.complex128)
-        j_node = np.zeros(n, np.complex128)
+        paf = np.zeros(n, np.bool_)
         sp = np.empty(n, np.complex128)
         si = np.empty(n, np.complex128)
         sz = np.empty(n, np.complex128)
@@ -284,37 +223,12 @@ def _local_check_ws(indptr, adj_node, adj_branch, cond, root, v_root, ef_node, e
             sp[c] = s_p[x]
             si[c] = s_i[x]
             sz[c] = s_z[x]
+            if c > 0:
+                paf[c] = ef_node[pbr[c]] == order[par[c]]
         for i in range(n_l):
             sp[local_id[lump_x[i]]] += lump_s[lump_b[i]]
-        v[0] = v_root
-        for c in range(1, n):
-            v[c] = fa[c] * v[par[c]]
-        conv = False
-        it = 0
-        while it < max_iter:
-            it += 1
-            for c in range(n):
-                j_node[c] = 0.0
-            for c in range(n - 1, 0, -1):
-                vv = v[c]
-                vm2 = vv.real * vv.real + vv.imag * vv.imag
-                s = sp[c] + si[c] * np.sqrt(vm2) + sz[c] * vm2
-                j = j_node[c] + s.conjugate() * vv / vm2
-                j_node[c] = j
-                j_node[par[c]] += bc[c] * vv + bd[c] * j
-            dv = 0.0
-            for c in range(1, n):
-                new = fa[c] * v[par[c]] + fb[c] * j_node[c]
-                d = new - v[c]
-                d2 = d.real * d.real + d.imag * d.imag
-                if d2 > dv:
-                    dv = d2
-                v[c] = new
-            if not np.isfinite(dv):
-                break
-            if dv < tol * tol:
-                conv = True
-                break
+        v, conv, it = _sweep_local(n, par, pbr, paf, ideal, yff, yft, ytf, ytt, sp, si, sz, np.zeros(n, np.bool_),
+                                   np.zeros(n, np.complex128), v_root, max_iter, tol)
         status = 1 if conv else 0
         for c in range(n):
             x = order[c]
