@@ -517,6 +517,17 @@ def indices_cmd(log: Path = typer.Argument(..., help="interruption log .csv / .p
         out.print(text, markup=False)
 
 
+# --------------------------------------------------------------------------- scenarios
+@app.command("schema")
+def schema_cmd():
+    """Print the JSON Schema of scenario files (scenarios/*.yaml; see docs/scenarios.md).
+
+    Example: gridsim schema > scenario.schema.json
+    """
+    from gridsim.scenarios import scenario_json_schema
+    typer.echo(json.dumps(scenario_json_schema(), indent=2))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors print one line and exit 2."""
     try:
