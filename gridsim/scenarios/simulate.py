@@ -162,7 +162,8 @@ class ScenarioResult:
 
     - ``timeline``: time (timestamp), t_min, event, element, detail, customers_out (after the event);
     - ``interruptions``: one row per customer row and interruption: customer_id, start, end
-      (timestamps), outage_id, cause, count, p_kw, class, start_min, end_min, duration_min;
+      (timestamps), outage_id, cause, count, p_kw (demand per customer of the row), class, start_min,
+      end_min, duration_min;
     - ``outages``: one row per fault / planned outage: outage_id, element, kind, cause, t_min,
       tripping_device, customers_interrupted, crew, repair_min, repair_start_min, repair_end_min;
     - ``notices``: advance notices of planned outages (customer_id, count, notice_time, start, end);
@@ -430,7 +431,9 @@ def _simulate(prep: _Prepared, strategy: str, *, replan: bool = True, strategy_o
         "outage_id": np.asarray(outage_ids, dtype=object)[g_out[gi]] if len(gi) else np.zeros(0, object),
         "cause": np.asarray(outage_cause, dtype=object)[g_out[gi]] if len(gi) else np.zeros(0, object),
         "count": cust_count.astype(np.int64),
-        "p_kw": np.asarray(topo.cust_p_kw, np.float64)[rows],
+        # demand per customer, as compute_indices reads p_kw (ENS = sum p_kw * hours * count);
+        # the customers table holds the row's total
+        "p_kw": np.asarray(topo.cust_p_kw, np.float64)[rows] / np.maximum(cust_count, 1),
         "class": ctx.class_names[rows],
         "start_min": st_min, "end_min": en_min, "duration_min": dur,
     }, columns=_LOG_COLUMNS)

@@ -185,3 +185,17 @@ def serial_topo(s):
     from gridsim.scenarios.simulate import scenario_context
 
     return scenario_context(s).topo
+
+
+def test_energy_not_supplied_uses_the_rows_demand():
+    """ENS of a run = sum over sustained log rows of the customers-table row's demand
+    (p_kw is the row's total there) x hours out: computed here from the model alone."""
+    root = Path(__file__).resolve().parents[2]
+    sc = load_scenario(root / "scenarios" / "single_fault.yaml")
+    res = run_scenario(sc)
+    cust = sc.load_model().customers.set_index("customer_id")
+    log = res.interruptions
+    sus = log[log["duration_min"] > 5]
+    expected = float((cust.loc[sus["customer_id"], "p_kw"].to_numpy() * sus["duration_min"].to_numpy() / 60).sum())
+    assert expected > 0
+    assert res.indices.ens_kwh == pytest.approx(expected, rel=1e-9)
