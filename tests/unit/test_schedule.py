@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from gridsim.errors import GridsimError
 from gridsim.restore.schedule import (
-    STRATEGIES, ProblemTooLargeError, ScheduleInputError, UnknownStrategyError, evaluate,
-    make_problem, register, solve,
+    STRATEGIES, ProblemTooLargeError, ScheduleInputError, ScheduleWarning, UnknownStrategyError,
+    evaluate, make_problem, register, solve,
 )
 from gridsim.types import CustomerClass
 
@@ -283,7 +283,7 @@ def test_register_a_strategy_and_unknown_names():
             solve(pb, "everything_to_crew_0", options={"speed": 1})
     finally:
         del STRATEGIES["everything_to_crew_0"]
-    with pytest.raises(UnknownStrategyError, match="'nope'.*critical_first, exact, fifo"):
+    with pytest.raises(UnknownStrategyError, match="'nope'.*critical_first, exact, exact_mip, fifo"):
         solve(pb, "nope")
     with pytest.raises(UnknownStrategyError):
         solve(pb, "local_search", options={"start": "nope"})
@@ -370,3 +370,87 @@ def test_local_search_stops_at_a_true_local_optimum(precedence):
         ls = solve(pb, "local_search", options={"start": "fifo", "time_limit_s": 30})
         for nb in neighbours(ls.assignment):
             assert evaluate(pb, nb).weighted_cmi >= ls.weighted_cmi * (1 - 1e-9)
+
+
+# ---------------------------------------------------------------- exact_mip (HiGHS) vs brute force and exact
+
+
+def mixed_problem(rng, n_jobs, n_crews, *, precedence=True, travel=True):
+    """Like random_problem, with crews of different speeds and an availability of up to 60 min."""
+    pb = random_problem(rng, n_jobs, n_crews, precedence=precedence, travel=travel)
+    return make_problem(x_km=pb.x_km, y_km=pb.y_km, repair_min=pb.repair_min, weight=pb.weight,
+                        parent=pb.parent, crew_x_km=pb.crew_x_km, crew_y_km=pb.crew_y_km,
+                        crew_speed_kmh=rng.uniform(20, 60, n_crews),
+                        crew_available_from_min=rng.uniform(0, 60, n_crews), travel_factor=pb.travel_factor)
+
+
+@pytest.mark.parametrize("precedence", [False, True])
+@pytest.mark.parametrize("travel", [False, True])
+def test_exact_mip_equals_brute_force_and_exact(precedence, travel):
+    """HiGHS MIP, own branch and bound and brute force agree (1..5 jobs, 1..3 crews)."""
+    rng = np.random.default_rng(20 + 2 * precedence + travel)
+    for i in range(6):
+        n_jobs, n_crews = int(rng.integers(1, 6)), int(rng.integers(1, 4))
+        make = mixed_problem if i % 2 else random_problem
+        pb = make(rng, n_jobs, n_crews, precedence=precedence, travel=travel)
+        best = brute_force(pb)
+        mip = solve(pb, "exact_mip")
+        assert mip.strategy == "exact_mip"
+        assert sorted(itertools.chain(*mip.assignment)) == list(range(n_jobs))
+        # HiGHS works with feasibility tolerances ~1e-7 (minutes); the sequence is evaluated exactly
+        assert mip.weighted_cmi == pytest.approx(best, rel=1e-9)
+        assert solve(pb, "exact").weighted_cmi == pytest.approx(mip.weighted_cmi, rel=1e-9)
+
+
+def test_exact_mip_six_jobs_and_no_incumbent():
+    """Six jobs on 2 and 3 crews; and without a start (no window from an incumbent)."""
+    rng = np.random.default_rng(31)
+    pb = mixed_problem(rng, 6, 2)
+    best = brute_force(pb)
+    assert solve(pb, "exact_mip").weighted_cmi == pytest.approx(best, rel=1e-9)
+    assert solve(pb, "exact").weighted_cmi == pytest.approx(best, rel=1e-12)
+    pb = mixed_problem(rng, 6, 3)          # brute force would take ~5 s; exact is checked against it above
+    assert solve(pb, "exact_mip").weighted_cmi == pytest.approx(solve(pb, "exact").weighted_cmi, rel=1e-9)
+    for _ in range(3):
+        pb = mixed_problem(rng, int(rng.integers(2, 6)), int(rng.integers(1, 4)))
+        s = solve(pb, "exact_mip", options={"start": None})
+        assert s.weighted_cmi == pytest.approx(brute_force(pb), rel=1e-9)
+
+
+def test_exact_mip_zero_times_make_no_subtours():
+    """Jobs 1 and 2 are 50 km away, in the same place, with no repair time and a high weight.
+
+    ::
+
+        depot, job 0 (0,0) repair 10, w 1  ...50 km...  jobs 1, 2 (30,40) repair 0, w 100
+
+    Optimal: [1, 2, 0] (both heavy jobs at 50 min, job 0 at 110). Without the position
+    constraints a cycle 1 -> 2 -> 1 off the crew's route would "finish" them at 50 and job 0
+    at 10, a cheaper but impossible schedule; the same with zero drive times everywhere.
+    """
+    pb = make_problem(x_km=[0, 30, 30], y_km=[0, 40, 40], repair_min=[10, 0, 0], weight=[1, 100, 100],
+                      crew_x_km=[0], crew_y_km=[0], crew_speed_kmh=60, travel_factor=1.0)
+    s = solve(pb, "exact_mip")
+    assert s.assignment in ([[1, 2, 0]], [[2, 1, 0]]) and s.weighted_cmi == pytest.approx(10110)
+    rng = np.random.default_rng(8)
+    for _ in range(4):
+        n = int(rng.integers(2, 6))
+        rep = np.where(rng.random(n) < 0.5, 0.0, rng.uniform(5, 60, n))
+        pb = make_problem(x_km=np.zeros(n), y_km=np.zeros(n), repair_min=rep,
+                          weight=rng.integers(0, 50, n).astype(float), parent=[-1] + [0] * (n - 1),
+                          crew_x_km=[0, 0], crew_y_km=[0, 0], crew_speed_kmh=30, travel_factor=0.0)
+        s = solve(pb, "exact_mip")
+        assert sorted(itertools.chain(*s.assignment)) == list(range(n))
+        assert s.weighted_cmi == pytest.approx(brute_force(pb), rel=1e-9, abs=1e-9)
+
+
+def test_exact_mip_refuses_big_instances_and_warns_at_its_time_limit():
+    with pytest.raises(ProblemTooLargeError, match="max_jobs=7.*'exact' or 'local_search'"):
+        solve(random_problem(np.random.default_rng(0), 8, 2), "exact_mip")
+    with pytest.raises(ProblemTooLargeError, match="max_crews=3"):
+        solve(random_problem(np.random.default_rng(0), 4, 4), "exact_mip")
+    pb = random_problem(np.random.default_rng(1), 8, 2)      # about a minute to prove optimal
+    with pytest.warns(ScheduleWarning, match="not proven optimal"):
+        s = solve(pb, "exact_mip", options={"time_limit_s": 0.05, "max_jobs": 8})
+    assert sorted(itertools.chain(*s.assignment)) == list(range(8))
+    assert s.weighted_cmi <= solve(pb, "wspt").weighted_cmi * (1 + 1e-12)
