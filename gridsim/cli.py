@@ -588,7 +588,11 @@ def compare_cmd(scenario: Path = typer.Argument(..., help="scenario file, e.g. s
                                                          help="comma-separated strategies, the first is the baseline "
                                                               "(default: the scenario's)"),
                 workers: int = typer.Option(1, "--workers", help="local worker processes (1: in this process)"),
-                seed: Optional[int] = typer.Option(None, "--seed", help="seed (default: the scenario's)")):
+                seed: Optional[int] = typer.Option(None, "--seed", help="seed (default: the scenario's)"),
+                scheduler: Optional[str] = typer.Option(None, "--scheduler",
+                                                        help="run on an existing Dask cluster, e.g. tcp://host:8786"),
+                dask_local: Optional[int] = typer.Option(None, "--dask-local",
+                                                         help="run on a local Dask cluster of K worker processes")):
     """Compare crew strategies on the same sampled storms (paired); write results.parquet,
     summary.json and report.html into --out. Ctrl-C stops and keeps the finished runs.
 
@@ -604,6 +608,12 @@ def compare_cmd(scenario: Path = typer.Argument(..., help="scenario file, e.g. s
         raise UsageError(f"--runs {runs}: give at least 1 run")
     if workers < 1:
         raise UsageError(f"--workers {workers}: give at least 1 worker")
+    if scheduler is not None and dask_local is not None:
+        raise UsageError("give either --scheduler or --dask-local, not both")
+    if (scheduler is not None or dask_local is not None) and workers != 1:
+        raise UsageError("--workers is for local processes: with Dask, the cluster's workers do the work")
+    if dask_local is not None and dask_local < 1:
+        raise UsageError(f"--dask-local {dask_local}: give at least 1 worker")
     if seed is not None and seed < 0:
         raise UsageError(f"--seed {seed}: expected an integer >= 0")
     names = None
@@ -621,17 +631,28 @@ def compare_cmd(scenario: Path = typer.Argument(..., help="scenario file, e.g. s
     scenario_context(sc)          # load and check the model here: mistakes stop before any worker starts
     names = tuple(names or sc.strategies)
     n_runs = int(runs if runs is not None else sc.runs)
+    executor = None
+    if scheduler is not None or dask_local is not None:
+        from gridsim.scenarios.executors import make_executor
+        executor = make_executor(scheduler=scheduler, dask_local=dask_local)
+        workers = executor.n_workers
     t0 = time.perf_counter()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("runs · {task.fields[rate]}"), TimeElapsedColumn(), TextColumn("left"),
-                  TimeRemainingColumn(), console=err, transient=False) as bar:
-        task = bar.add_task(f"{len(names)} strateg{'y' if len(names) == 1 else 'ies'}", total=n_runs, rate="- runs/s")
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("runs · {task.fields[rate]}"), TimeElapsedColumn(), TextColumn("left"),
+                      TimeRemainingColumn(), console=err, transient=False) as bar:
+            task = bar.add_task(f"{len(names)} strateg{'y' if len(names) == 1 else 'ies'}", total=n_runs,
+                                rate="- runs/s")
 
-        def _done(n):
-            dt = time.perf_counter() - t0
-            bar.update(task, completed=n, rate=f"{n / dt:,.2f} runs/s" if dt > 0 else "- runs/s")
+            def _done(n):
+                dt = time.perf_counter() - t0
+                bar.update(task, completed=n, rate=f"{n / dt:,.2f} runs/s" if dt > 0 else "- runs/s")
 
-        cc = compare_in_chunks(sc, names, n_runs, workers=workers, seed=seed, on_chunk=_done)
+            cc = compare_in_chunks(sc, names, n_runs, workers=workers, seed=seed, on_chunk=_done,
+                                   executor=executor)
+    finally:
+        if executor is not None:
+            executor.close()
     elapsed = time.perf_counter() - t0
     res = cc.result
     if res is None:
@@ -662,7 +683,8 @@ def compare_cmd(scenario: Path = typer.Argument(..., help="scenario file, e.g. s
     out.print("best (lowest mean): " + "; ".join(f"{r['metric']} {r['best']}" for r in best.to_dict("records")
                                                  if r["metric"] in ("saidi", "weighted_cmi", "last_restored_min")
                                                  or r["metric"].startswith("crit_h_")))
-    out.print(f"{len(res.runs)} runs × {len(names)} strategies in {elapsed:.1f} s with {workers} worker(s); "
+    out.print(f"{len(res.runs)} runs × {len(names)} strategies in {elapsed:.1f} s with {workers} "
+              f"{'Dask ' if executor is not None else ''}worker(s); "
               f"wrote results.parquet, summary.json, report.html to {out_dir}")
     if cc.interrupted:
         err.print(f"interrupted: kept the {len(res.runs)} of {n_runs} runs that finished; the files cover those runs")

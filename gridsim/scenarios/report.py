@@ -340,11 +340,13 @@ def _assemble(tables: list[pd.DataFrame], strategies: tuple):
 
 def compare_in_chunks(scenario, strategies: Sequence[str], runs: int, *, workers: int = 1, seed: int | None = None,
                       chunk_runs: int | None = None,
-                      on_chunk: Callable[[int], None] | None = None) -> ChunkedCompare:
+                      on_chunk: Callable[[int], None] | None = None, executor: Any = None) -> ChunkedCompare:
     """:func:`compare_strategies` of runs ``0..runs-1`` in chunks, calling ``on_chunk(n_runs_done)``
     after each; ``workers > 1`` runs the chunks on a ``ProcessPoolExecutor(workers)``. A
     ``KeyboardInterrupt`` stops it: the finished chunks are kept (``interrupted=True``). The result
-    is the same as one ``compare_strategies`` call over the same (finished) runs."""
+    is the same as one ``compare_strategies`` call over the same (finished) runs. ``executor``: an
+    executor of :func:`gridsim.scenarios.executors.make_executor` (e.g. Dask) used instead of
+    ``workers``; the caller closes it."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from gridsim.restore.schedule import STRATEGIES
@@ -358,14 +360,25 @@ def compare_in_chunks(scenario, strategies: Sequence[str], runs: int, *, workers
         raise ScenarioError("give at least one strategy, each once")
     if runs < 1:
         raise ScenarioError(f"runs must be at least 1, got {runs}")
-    workers = max(1, int(workers))
+    workers = max(1, int(workers)) if executor is None else max(1, int(getattr(executor, "n_workers", 1)))
     if chunk_runs is None:
         chunk_runs = 1 if workers == 1 else max(1, min(4, math.ceil(runs / (4 * workers))))
     chunks = [tuple(range(a, min(a + chunk_runs, runs))) for a in range(0, runs, chunk_runs)]
     tables: list[pd.DataFrame] = []
     done = 0
     interrupted = False
-    if workers == 1:
+    if executor is not None:
+        try:
+            futs = {executor.submit(_chunk_table, scenario, strategies, ch, seed): ch for ch in chunks}
+            for fut in as_completed(futs):
+                tables.append(fut.result())
+                done += len(futs[fut])
+                if on_chunk:
+                    on_chunk(done)
+        except KeyboardInterrupt:
+            interrupted = True
+            executor.cancel_all()
+    elif workers == 1:
         try:
             for ch in chunks:
                 tables.append(_chunk_table(scenario, strategies, ch, seed))
