@@ -423,9 +423,7 @@ def test_switching_restored_nodes_leave_the_job_and_count_their_minutes(radial):
 
 
 def test_flisr_option_uses_plan_flisr_when_available():
-    flisr = pytest.importorskip("gridsim.restore.flisr")
-    if not hasattr(flisr, "plan_flisr"):
-        pytest.skip("gridsim.restore.flisr.plan_flisr is not written yet")
+    from gridsim.restore import flisr  # fails loudly if FLISR is missing
     from gridsim import load_model
     model = load_model("mv_oberrhein")
     topo = compile_topology(model)
@@ -597,9 +595,7 @@ def test_cli_plan_json_matches_api(capsys):
 
 
 def test_cli_plan_flisr_counts_switching(capsys):
-    flisr = pytest.importorskip("gridsim.restore.flisr")
-    if not hasattr(flisr, "plan_flisr"):
-        pytest.skip("gridsim.restore.flisr.plan_flisr is not written yet")
+    from gridsim.restore import flisr  # fails loudly if FLISR is missing
     from gridsim import load_model
     code, out, err = run(["plan", "mv_oberrhein", "--fault", "line:127", "--crews", "1", "--flisr", "--json"],
                          capsys)
