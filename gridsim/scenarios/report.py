@@ -367,14 +367,20 @@ def compare_in_chunks(scenario, strategies: Sequence[str], runs: int, *, workers
     tables: list[pd.DataFrame] = []
     done = 0
     interrupted = False
+
+    def gather(submit) -> None:
+        """Submit every chunk, collect the tables as they finish."""
+        nonlocal done
+        futs = {submit(_chunk_table, scenario, strategies, ch, seed): ch for ch in chunks}
+        for fut in as_completed(futs):
+            tables.append(fut.result())
+            done += len(futs[fut])
+            if on_chunk:
+                on_chunk(done)
+
     if executor is not None:
         try:
-            futs = {executor.submit(_chunk_table, scenario, strategies, ch, seed): ch for ch in chunks}
-            for fut in as_completed(futs):
-                tables.append(fut.result())
-                done += len(futs[fut])
-                if on_chunk:
-                    on_chunk(done)
+            gather(executor.submit)
         except KeyboardInterrupt:
             interrupted = True
             executor.cancel_all()
@@ -390,12 +396,7 @@ def compare_in_chunks(scenario, strategies: Sequence[str], runs: int, *, workers
     else:
         pool = ProcessPoolExecutor(workers, initializer=_ignore_sigint)
         try:
-            futs = {pool.submit(_chunk_table, scenario, strategies, ch, seed): ch for ch in chunks}
-            for fut in as_completed(futs):
-                tables.append(fut.result())
-                done += len(futs[fut])
-                if on_chunk:
-                    on_chunk(done)
+            gather(pool.submit)
         except KeyboardInterrupt:
             interrupted = True
             # the workers ignore SIGINT: stop the ones still busy with a chunk that will not be used
