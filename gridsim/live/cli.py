@@ -79,6 +79,7 @@ def register(app: typer.Typer) -> None:
         Example: gridsim live mv_oberrhein --replay scenarios/storm_small.yaml --speed 0
         """
         from gridsim.live import LiveEngine, LiveError, read_events_file, replay, scenario_events
+        from gridsim.live.replay import scenario_crews
         if speed < 0:
             raise LiveError(f"--speed must be >= 0, got {speed:g}")
         events = None
@@ -91,12 +92,9 @@ def register(app: typer.Typer) -> None:
                 sc = load_scenario(replay_file)
                 if sc.model != model:
                     raise LiveError(f"{replay_file}: the scenario is written for model {sc.model!r}, not {model!r}")
-                if sc.crews is not None:
-                    options["crews"] = [{"id": f"crew-{i + 1}",
-                                         "depot": sc.crews.depots[i % len(sc.crews.depots)] if sc.crews.depots
-                                         else None, "speed_kmh": sc.crews.speed_kmh}
-                                        for i in range(sc.crews.count)]
-                    options["crews"] = [{k: v for k, v in c.items() if v is not None} for c in options["crews"]]
+                crews = scenario_crews(sc)
+                if crews:
+                    options["crews"] = crews
                 events = scenario_events(sc)
         db_path = _db_for(queue, db)
         engine = LiveEngine(model, queue=queue or _default_url(), db=db_path, options=options or None,
@@ -112,14 +110,14 @@ def register(app: typer.Typer) -> None:
         try:
             if events is not None:
                 def show(e, r):
-                    if quiet:
+                    drain_inbound(engine)
+                    if quiet or (e["type"] == "tick" and r.accepted and not r.messages):
                         return
                     what = e.get("device") or e.get("fault_element") or e.get("element") or e.get("customer_id") \
                         or e.get("planned_id") or e.get("work_order_id") or ""
                     mark = f"{r.messages:5d} msgs" if r.accepted else "[red]rejected[/red]"
                     out.print(f"{e['time']}  {e['type']:<26} {what:<16} {mark}"
                               + (f"  {r.reason}" if not r.accepted else ""))
-                    drain_inbound(engine)
                 st = replay(engine, events, speed=speed, on_event=show, stop=lambda: stop["flag"])
                 out.print(f"replay: {st.applied} events applied, {st.rejected} rejected, {st.skipped} already "
                           f"applied before, {st.messages} messages")

@@ -259,6 +259,11 @@ class LiveEngine:
             if name is None:
                 self.store.set_meta("model", topo.name)
             self._replay_log()
+            if self.queue is not None:
+                try:
+                    self.flush()          # messages a crash left in the outbox go out now
+                except GridsimError:
+                    pass                  # broker down: they wait in the outbox, flushed later
 
     # ------------------------------------------------------------------ setup
     def _init_static(self) -> None:

@@ -42,7 +42,22 @@ import pandas as pd
 
 from gridsim.live.events import EventError, parse_event
 
-__all__ = ["scenario_events", "read_events_file", "replay", "ReplayStats"]
+__all__ = ["scenario_events", "scenario_crews", "read_events_file", "replay", "ReplayStats"]
+
+
+def scenario_crews(scenario) -> list[dict] | None:
+    """The scenario's crews as :class:`LiveOptions` ``crews`` (ids ``crew-1``... as the simulation names them)."""
+    c = getattr(scenario, "crews", None)
+    if c is None:
+        return None
+    out = []
+    for i in range(int(c.count)):
+        d = {"id": f"crew-{i + 1}", "speed_kmh": float(c.speed_kmh or 40.0)}
+        depot = c.depots[i % len(c.depots)] if c.depots else None
+        if isinstance(depot, (int, str)):       # a bus id (an [x, y] depot starts at the source)
+            d["depot"] = int(str(depot).removeprefix("bus:"))
+        out.append(d)
+    return out
 
 
 def _ts(t) -> str:
@@ -50,8 +65,13 @@ def _ts(t) -> str:
 
 
 def scenario_events(scenario, *, run: int = 0, strategy: str | None = None, call_fraction: float = 0.02,
-                    max_calls_per_outage: int = 20, prefix: str | None = None, seed: int = 0) -> list[dict]:
-    """The live events of one run of ``scenario`` (a :class:`Scenario` or a YAML path), sorted by time."""
+                    max_calls_per_outage: int = 20, prefix: str | None = None, seed: int = 0,
+                    tick_min: float | None = 1.0) -> list[dict]:
+    """The live events of one run of ``scenario`` (a :class:`Scenario` or a YAML path), sorted by time.
+
+    ``tick_min``: a ``tick`` event every that many simulated minutes between the first and the last event,
+    so that deferred notices and escalations fire at the same simulated instants whatever the replay
+    speed (and after a restart); None for no ticks."""
     from gridsim.restore import plan_flisr
     from gridsim.scenarios import load_scenario, run_scenario
     from gridsim.scenarios.simulate import scenario_context
@@ -167,6 +187,12 @@ def scenario_events(scenario, *, run: int = 0, strategy: str | None = None, call
                 if t < float(c["end_min"]):
                     add(t, {"type": "customer_call", "customer_id": str(c["customer_id"]),
                             "text": "my power is off", "actor": "ivr"}, 7)
+    if tick_min and items:
+        lo, hi = min(i[0] for i in items), max(i[0] for i in items)
+        k = 1
+        while lo + k * tick_min < hi:
+            add(lo + k * tick_min, {"type": "tick", "actor": "clock"}, 9)
+            k += 1
     # drop operations the feed knows are no-ops (a device operated twice the same way)
     items.sort(key=lambda x: (x[0], x[1]))
     events = []
@@ -232,19 +258,24 @@ class ReplayStats:
 
 def replay(engine, events: Iterable[dict], *, speed: float = 60.0, sleep: Callable[[float], None] = _time.sleep,
            on_event: Callable | None = None, stop: Callable[[], bool] | None = None,
-           tick_s: float = 1.0) -> ReplayStats:
+           tick_s: float = 1.0, wall_ticks: bool = False) -> ReplayStats:
     """Feed ``events`` to ``engine`` at ``speed`` x real time (0 = as fast as possible).
 
-    Events the engine already holds are skipped (a restarted replay resumes);
-    between events the clock advances every ``tick_s`` real seconds so that
-    deferred notices and escalations fire on time.
+    Events the engine already holds are skipped (a restarted replay resumes;
+    ``tick`` events older than the engine's clock too: they changed nothing
+    the first time). ``wall_ticks``: also move the clock every ``tick_s``
+    real seconds while waiting (for event lists without ticks; the outcome
+    then depends on the wall clock).
     """
     stats = ReplayStats()
     events = list(events)
+    engine.flush()
     if not events:
         return stats
     t0_wall = _time.monotonic()
-    todo = [e for e in events if not engine.has_event(e["id"])]
+    clock = engine.clock.isoformat() if engine.clock is not None else None
+    todo = [e for e in events if not engine.has_event(e["id"])
+            and not (e["type"] == "tick" and clock is not None and e["time"] <= clock)]
     stats.skipped = len(events) - len(todo)
     if not todo:
         return stats
@@ -263,7 +294,7 @@ def replay(engine, events: Iterable[dict], *, speed: float = 60.0, sleep: Callab
                 if stop is not None and stop():
                     return stats
                 now_sim = t0_sim + dt.timedelta(seconds=(_time.monotonic() - t0_wall) * speed)
-                if now_sim < t_sim:
+                if wall_ticks and now_sim < t_sim:
                     engine.advance(now_sim.replace(microsecond=0), event_id=f"{e['id']}:tick:{now_sim:%H%M%S}")
         r = engine.apply(e, source="replay")
         if r.accepted:

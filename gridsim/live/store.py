@@ -81,7 +81,7 @@ class LiveStore:
             if isinstance(queue, SQLiteQueue) and Path(queue.path).resolve() == self.path.resolve():
                 self._same_file = True
             else:
-                self.outbox = Outbox(self.conn)
+                self.outbox = Outbox(self.path)
 
     # ------------------------------------------------------------------ reads
     def meta(self, key: str) -> str | None:
@@ -182,6 +182,8 @@ class LiveStore:
 
     def close(self) -> None:
         with self._lock:
+            if self.outbox is not None:
+                self.outbox.close()
             try:
                 self.conn.close()
             except sqlite3.Error:
