@@ -738,6 +738,12 @@ def advise_cmd(model: str = typer.Argument(..., help="model"),
         out.print(f"note: {n}")
 
 
+from gridsim.queues.cli import register as _register_queue_commands  # noqa: E402
+_register_queue_commands(app)
+from gridsim.live.cli import register as _register_live_commands  # noqa: E402
+_register_live_commands(app)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors print one line and exit 2."""
     try:

@@ -61,3 +61,11 @@ class ModelValidationError(GridsimError):
         self.issues = list(issues)
         lines = "; ".join(str(i) for i in self.issues)
         super().__init__(f"{len(self.issues)} validation error(s): {lines}")
+
+
+class QueueError(GridsimError):
+    """A queue URL, queue name or message is wrong (the message names the queue and the field)."""
+
+
+class QueueUnavailable(QueueError):
+    """The queue backend cannot be reached (the message names the URL); nothing was lost, retry later."""

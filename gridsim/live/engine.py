@@ -34,7 +34,7 @@ import json
 import math
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +249,7 @@ class LiveEngine:
             qpath = getattr(self.queue, "path", None)
             db = qpath if qpath is not None else Path("var") / "gridsim.db"
         self.sent: list = []          # messages produced (kept when there is no queue)
+        self._log: list = []          # accepted events when there is no database (for a rebuild)
         self._rejected_mem: list = []
         self.store = None if str(db) == ":memory:" else LiveStore(db, self.queue)
         if self.store is not None:
@@ -323,9 +324,12 @@ class LiveEngine:
         self._supplied = self._base.supplied.copy()
         self.outages: dict[str, _Outage] = {}
         self._outage_list: list[_Outage] = []
+        self._active: dict[str, _Outage] = {}      # outages not restored / cancelled
+        self._open_wo: dict[str, _WorkOrder] = {}  # work orders open or acknowledged
+        self._chains: dict[int, list] = {}         # protective devices above a customer, per topology
         self.crews: dict[str, _Crew] = {}
         self.work_orders: dict[str, _WorkOrder] = {}
-        self._reports: list[tuple] = []            # (time, customer row, kind)
+        self._reports: list[tuple] = []            # (time, customer row, kind, device chain)
         self._seen: set[str] = set()
         self.clock: dt.datetime | None = None
         self.version = 0
@@ -391,20 +395,17 @@ class LiveEngine:
                 self._record_reject(event, reason, source)
                 return ApplyResult(False, ev.id, reason)
             ch = _Changes()
-            saved = self._save()
+            self._dirty = False
             try:
                 self._apply_checked(ev, ch)
-            except EventRejected as e:
-                self._restore(saved)
-                self._record_reject(event, str(e), source)
-                return ApplyResult(False, ev.id, str(e))
-            except GridsimError as e:
-                self._restore(saved)
-                reason = f"event {ev.id}: {e}"
+            except (EventRejected, GridsimError) as e:
+                reason = str(e) if isinstance(e, EventRejected) else f"event {ev.id}: {e}"
+                if self._dirty:              # rejected after a change: rebuild from the log
+                    self._rebuild()
                 self._record_reject(event, reason, source)
                 return ApplyResult(False, ev.id, reason)
-            except Exception as e:  # a bug must not take the engine down: keep the state, record why
-                self._restore(saved)
+            except Exception as e:  # a bug must not take the engine down: rebuild the state, record why
+                self._rebuild()
                 reason = f"event {ev.id}: internal error {type(e).__name__}: {e}"
                 self._record_reject(event, reason, source)
                 return ApplyResult(False, ev.id, reason)
@@ -415,14 +416,15 @@ class LiveEngine:
                 self._cond.notify_all()
                 return ApplyResult(True, ev.id)
             self._finish(ch)
+            body = ev.model_dump_json()
             if self.store is not None:
                 try:
-                    self.store.commit_event(ev.id, ev.type, ev.time.isoformat(), ev.model_dump_json(),
-                                            _iso(self.clock), ch)
+                    self.store.commit_event(ev.id, ev.type, ev.time.isoformat(), body, _iso(self.clock), ch)
                 except LiveStoreError:
-                    self._restore(saved)
+                    self._rebuild()          # nothing was written: memory goes back to what the log holds
                     raise
             else:
+                self._log.append((ev.id, body))
                 self.sent.extend(ch.messages)
             self._seen.add(ev.id)
             self.version += 1
@@ -465,22 +467,18 @@ class LiveEngine:
     def __exit__(self, *exc):
         self.close()
 
-    # ----------------------------------------------------------- save/restore
-    def _save(self):
-        return (self.switch_closed.copy(), set(self._dev_open), dict(self._faulted), dict(self._planned_out),
-                self.node_out.copy(), self.node_pred.copy(), self._supplied.copy(),
-                {k: replace(o, nodes=o.nodes.copy(), history=list(o.history), indicators=list(o.indicators),
-                            critical_by_class=dict(o.critical_by_class)) for k, o in self.outages.items()},
-                list(self._outage_list), {k: replace(c) for k, c in self.crews.items()},
-                {k: replace(w) for k, w in self.work_orders.items()}, list(self._reports), self.clock,
-                dict(self._measurements), list(self._series), self._n_outage, self._n_planned)
-
-    def _restore(self, s) -> None:
-        (self.switch_closed, self._dev_open, self._faulted, self._planned_out, self.node_out, self.node_pred,
-         self._supplied, outages, _lst, self.crews, self.work_orders, self._reports, self.clock,
-         self._measurements, self._series, self._n_outage, self._n_planned) = s
-        self.outages = outages
-        self._outage_list = [outages[o.id] for o in _lst]
+    # ----------------------------------------------------------- rebuild
+    def _rebuild(self) -> None:
+        """State = replay of the accepted-event log (after an event failed half-way)."""
+        seen = set(self._seen)
+        self._reset_state()
+        rows = self.store.events() if self.store is not None else list(self._log)
+        for event_id, body in rows:
+            self._apply_checked(parse_event(body), _Changes())
+            self._seen.add(event_id)
+        del seen
+        self.version += 1
+        self._snap = None
 
     def _record_reject(self, raw, reason: str, source: str) -> None:
         if isinstance(raw, (bytes, bytearray)):
@@ -545,6 +543,7 @@ class LiveEngine:
         return (not self.switch_closed[row]) if kind == "switch" else (row in self._dev_open)
 
     def _set_open(self, dev, is_open: bool) -> None:
+        self._dirty = True
         kind, row, _ = dev
         if kind == "switch":
             self.switch_closed[row] = not is_open
@@ -584,6 +583,7 @@ class LiveEngine:
         """Energize again; newly dead nodes join ``outage`` (or a new switching outage); nodes back are restored.
         Returns the newly dead nodes."""
         a = self.topo.analysis(self._state())
+        self._chains = {}
         sup = a.supplied & ~self._base_dead
         was = self._supplied & ~self._base_dead
         dead_new = np.nonzero(was & ~sup)[0]
@@ -659,9 +659,9 @@ class LiveEngine:
         if not o.notified:
             o.momentary = True
         self._status(o, "restored", ch, "all customers back" + (" (momentary: no notices)" if o.momentary else ""))
-        for w in self.work_orders.values():
-            if w.outage == o.id and w.status in ("open", "acknowledged"):
-                w.status = "done" if w.department != "key_accounts" or w.status == "acknowledged" else "done"
+        for w in list(self._open_wo.values()):
+            if w.outage == o.id:
+                w.status = "done"
                 self._wo_touch(w, ch, "closed: outage restored")
         if o.notified:
             self._area(ch, "gridsim.restoration/1", f"restored:{o.id}:area", o, restored_at=_iso(self._now),
@@ -670,6 +670,7 @@ class LiveEngine:
     # -------------------------------------------------------------- outages
     def _new_outage(self, ch: _Changes, *, type_: str, cause: str, device: str | None, element: str | None,
                     status: str, fault_pos: int | None = None, oid: str | None = None) -> _Outage:
+        self._dirty = True
         if oid is None:
             self._n_outage += 1
             oid = f"O{self._n_outage}"
@@ -678,6 +679,7 @@ class LiveEngine:
                     nodes=np.zeros(0, np.int64))
         self.outages[oid] = o
         self._outage_list.append(o)
+        self._active[oid] = o
         self._history(o, ch, status, f"{type_} outage opened" + (f" at {device}" if device else "")
                       + (f", fault at {element}" if element else ""))
         return o
@@ -695,11 +697,14 @@ class LiveEngine:
         if status == o.status:
             return
         o.status = status
+        if status in ("restored", "cancelled"):
+            self._active.pop(o.id, None)
         self._history(o, ch, status, detail)
         if status in ("dispatched", "on_site", "isolated", "repaired") and o.notified:
             self._progress(o, status, detail, ch)
 
     def _touch(self, o: _Outage, ch: _Changes) -> None:
+        self._dirty = True
         ch.touched[o.id] = o
 
     def _outage_class(self, o: _Outage) -> str:
@@ -711,10 +716,11 @@ class LiveEngine:
         self.node_pred[p.nodes] = -1
         if p.status == "predicted":
             p.status = "cancelled"
+            self._active.pop(p.id, None)
             p.end = self._now
             self._history(p, ch, "cancelled", why)
-            for w in self.work_orders.values():
-                if w.outage == p.id and w.status in ("open", "acknowledged"):
+            for w in list(self._open_wo.values()):
+                if w.outage == p.id:
                     w.status = "cancelled"
                     self._wo_touch(w, ch, f"cancelled: {why}")
 
@@ -769,9 +775,9 @@ class LiveEngine:
             raise EventRejected(f"event {ev.id}: {ev.device} is already {'open' if is_open else 'closed'}")
         o = None
         if ev.outage_id is not None:
-            o = self.outages.get(ev.outage_id)
+            o = self._active.get(ev.outage_id)
             if o is None:
-                raise EventRejected(f"event {ev.id}: outage {ev.outage_id} does not exist")
+                raise EventRejected(f"event {ev.id}: outage {ev.outage_id} does not exist or is over")
         self._set_open(dev, is_open)
         self._audit(ch, "open" if is_open else "close", dev[2], f"switched{f' for outage {o.id}' if o else ''}")
         self._recompute(ch, o)
@@ -823,7 +829,9 @@ class LiveEngine:
             p = self._outage_list[pidx]
             self._cancel_predicted(p, ch, f"meter of {ev.customer_id} reports power")
             return
-        self._reports = [r for r in self._reports if r[1] != row]
+        if any(r[1] == row for r in self._reports):
+            self._dirty = True
+            self._reports = [r for r in self._reports if r[1] != row]
         if self.node_out[node] >= 0:
             o = self._outage_list[int(self.node_out[node])]
             self._history(o, ch, o.status, f"meter of {ev.customer_id} reports power although the model "
@@ -851,27 +859,33 @@ class LiveEngine:
                                  "text": text})
 
     def _on_crew_status(self, ev, ch: _Changes) -> None:
+        loc = None
+        if ev.location_bus is not None:
+            row = pd.Index(self.topo.bus_ids).get_indexer([ev.location_bus])[0]
+            if row < 0:
+                raise EventRejected(f"event {ev.id}: location_bus {ev.location_bus} does not exist")
+            loc = int(self.topo.bus_node[row])
+        if ev.status == "repaired" and ev.outage_id is None and ev.element is None:
+            raise EventRejected(f"event {ev.id}: crew_status repaired needs outage_id or element")
+        o = None
+        if ev.status in ("dispatched", "en_route", "on_site", "repaired"):
+            o = self._find_outage(ev)      # the last check: it may confirm a predicted outage
+            if ev.status == "repaired" and o.repaired:
+                raise EventRejected(f"event {ev.id}: outage {o.id} is already repaired")
         crew = self.crews.get(ev.crew_id)
         if crew is None:
             node = int(self.topo.source_nodes[0]) if len(self.topo.source_nodes) else 0
             crew = _Crew(ev.crew_id, node, 40.0)
             self.crews[ev.crew_id] = crew
             self._audit(ch, "crew_on_shift", ev.crew_id, "crew registered by its first status")
-        o = None
         if ev.status in ("dispatched", "en_route", "on_site", "repaired"):
-            o = self._find_outage(ev)
             if o is None:
-                if ev.status == "repaired":
-                    raise EventRejected(f"event {ev.id}: crew_status repaired needs outage_id or element")
                 crew.status = ev.status
                 crew.since = self._now
                 self._audit(ch, "crew", ev.crew_id, ev.status)
                 return
-        if ev.location_bus is not None:
-            row = pd.Index(self.topo.bus_ids).get_indexer([ev.location_bus])[0]
-            if row < 0:
-                raise EventRejected(f"event {ev.id}: location_bus {ev.location_bus} does not exist")
-            crew.node = int(self.topo.bus_node[row])
+        if loc is not None:
+            crew.node = loc
         if ev.status == "repaired":
             self._repaired(o, ch, ev.crew_id)
             return
@@ -900,6 +914,7 @@ class LiveEngine:
     def _repaired(self, o: _Outage, ch: _Changes, crew_id: str | None) -> None:
         if o.repaired:
             raise EventRejected(f"event {self._event_id}: outage {o.id} is already repaired")
+        self._dirty = True
         o.repaired = True
         if o.fault_pos is not None:
             self._faulted.pop(o.fault_pos, None)
@@ -907,8 +922,8 @@ class LiveEngine:
         for c in self.crews.values():
             if c.outage == o.id:
                 c.status, c.outage, c.since = "available", None, self._now
-        for w in self.work_orders.values():
-            if w.outage == o.id and w.department == "repair" and w.status in ("open", "acknowledged"):
+        for w in list(self._open_wo.values()):
+            if w.outage == o.id and w.department == "repair":
                 w.status = "done"
                 self._wo_touch(w, ch, "repair complete")
         self._recompute(ch, o)
@@ -971,6 +986,7 @@ class LiveEngine:
         clash = [self.topo.element_label(int(p)) for p in positions if int(p) in self._planned_out]
         if clash:
             raise EventRejected(f"event {ev.id}: {clash[0]} is already out for another planned outage")
+        self._dirty = True
         o.start = ev.time
         o.notified = True           # customers were told ahead: restoration confirmations will follow
         o.status = "confirmed"
@@ -983,6 +999,7 @@ class LiveEngine:
         o = self._planned(ev)
         if o.status in ("scheduled", "restored", "cancelled"):
             raise EventRejected(f"event {ev.id}: planned outage {ev.planned_id} is {o.status}, not in progress")
+        self._dirty = True
         for p in [p for p, oid in self._planned_out.items() if oid == o.id]:
             del self._planned_out[p]
         self._recompute(ch, None)
@@ -990,6 +1007,7 @@ class LiveEngine:
 
     def _on_measurement(self, ev, ch: _Changes) -> None:
         self._element(ev.element)
+        self._dirty = True
         self._measurements[f"{ev.element}/{ev.quantity}"] = (_iso(ev.time), ev.value)
         self._audit(ch, "measurement", ev.element, f"{ev.quantity}={ev.value:g}")
 
@@ -1001,6 +1019,7 @@ class LiveEngine:
             raise EventRejected(f"event {ev.id}: work order {w.id} is already {w.status}")
         if ev.status == "acknowledged" and w.status == "acknowledged" and not w.escalated:
             raise EventRejected(f"event {ev.id}: work order {w.id} is already acknowledged")
+        self._dirty = True
         w.status = ev.status
         self._wo_touch(w, ch, f"{ev.status} by {ev.actor}" + (f": {ev.note}" if ev.note else ""))
 
@@ -1011,11 +1030,10 @@ class LiveEngine:
     def _on_clock(self, ch: _Changes) -> None:
         now = self._now
         wait = dt.timedelta(seconds=self.options.notify_after_s)
-        for o in self._outage_list:
-            if not o.notified and o.type != "planned" and o.status not in ("restored", "cancelled") \
-                    and now - o.start >= wait:
+        for o in list(self._active.values()):
+            if not o.notified and o.type != "planned" and now - o.start >= wait:
                 self._notify(o, ch)
-        for w in self.work_orders.values():
+        for w in list(self._open_wo.values()):
             if w.status == "open" and not w.escalated and now >= w.due:
                 w.escalated = True
                 o = self.outages[w.outage]
@@ -1028,7 +1046,8 @@ class LiveEngine:
         # reports outside the window are forgotten
         if self._reports:
             limit = now - dt.timedelta(minutes=self.options.report_window_min)
-            self._reports = [r for r in self._reports if r[0] >= limit]
+            if min(r[0] for r in self._reports[:8]) < limit:
+                self._reports = [r for r in self._reports if r[0] >= limit]
 
     # --------------------------------------------------------------- reports
     def _outage_at(self, row: int) -> _Outage | None:
@@ -1040,6 +1059,9 @@ class LiveEngine:
 
     def _dev_chain(self, node: int) -> list[int]:
         """Protective devices (rows of dev_ids) on the path from ``node`` up to the source, nearest first."""
+        hit = self._chains.get(node)
+        if hit is not None:
+            return hit
         a = self.topo.analysis(self._state())
         t = self.topo
         chain = []
@@ -1053,6 +1075,7 @@ class LiveEngine:
                 chain.append(d)
             n = int(a.parent[n])
             guard += 1
+        self._chains[node] = chain
         return chain
 
     def _devices_on_branch(self, b: int) -> list[int]:
@@ -1068,15 +1091,18 @@ class LiveEngine:
 
     def _report(self, row: int, kind: str, ch: _Changes) -> None:
         """A trouble report outside known outages: group the recent ones and predict an outage if they explain one."""
+        self._dirty = True
         opts = self.options
         limit = self._now - dt.timedelta(minutes=opts.report_window_min)
-        self._reports = [r for r in self._reports if r[1] != row and r[0] >= limit] + [(self._now, row, kind)]
+        # each report keeps the device chain above it from when it came in (the topology may change later)
+        mine = (self._now, row, kind, tuple(self._dev_chain(int(self.topo.cust_node[row]))))
+        self._reports = [r for r in self._reports if r[1] != row and r[0] >= limit] + [mine]
         chains = {}
-        for _, r, _k in self._reports:
+        for _, r, _k, chain in self._reports:
             node = int(self.topo.cust_node[r])
             if self.node_out[node] >= 0 or self.node_pred[node] >= 0:
                 continue
-            chains[r] = self._dev_chain(node)
+            chains[r] = chain
         if not chains:
             return
         count: dict[int, int] = {}
@@ -1154,6 +1180,7 @@ class LiveEngine:
 
     def _confirm_predicted(self, p: _Outage, pos: int, ev) -> _Outage:
         ch = self._cur_ch
+        self._dirty = True
         p.type = "fault"
         p.fault_pos = pos
         p.fault_element = self.topo.element_label(pos)
@@ -1198,6 +1225,7 @@ class LiveEngine:
         due = self._now + dt.timedelta(minutes=float(self.options.deadlines_min[self._outage_class(o)][dept]))
         w = _WorkOrder(wid, o.id, dept, str(self.options.owners.get(dept, dept)), self._now, due, action=action)
         self.work_orders[wid] = w
+        self._open_wo[wid] = w
         self._wo_touch(w, ch, f"opened for {w.owner}, due {_iso(due)}")
         return w
 
@@ -1208,6 +1236,8 @@ class LiveEngine:
             self._wo_touch(w, ch, f"acknowledged: {why}")
 
     def _wo_touch(self, w: _WorkOrder, ch: _Changes, what: str) -> None:
+        if w.status in ("done", "cancelled"):
+            self._open_wo.pop(w.id, None)
         rev = len([a for a in ch.audit if a[3] == w.id])
         self._audit(ch, f"work_order:{w.status}", w.id, what)
         ch.wo_touched[w.id] = w
@@ -1217,6 +1247,7 @@ class LiveEngine:
             "due_at": _iso(w.due), "status": w.status, "action": w.action})
 
     def _audit(self, ch: _Changes, action: str, target: str, detail: str) -> None:
+        self._dirty = True
         ch.audit.append((_iso(self._now), self._actor, action, target, detail, self._event_id))
 
     # -------------------------------------------------------------- planning
@@ -1244,8 +1275,7 @@ class LiveEngine:
     def _plan_etrs(self, ch: _Changes) -> None:
         """ETR of every active outage: from its crew when one is on it, else from the restoration planner."""
         now = self._now
-        active = [o for o in self._outage_list if o.status not in ("restored", "cancelled", "scheduled")
-                  and o.type != "planned"]
+        active = [o for o in self._active.values() if o.status != "scheduled" and o.type != "planned"]
         if not active:
             return
         new: dict[str, dt.datetime] = {}
@@ -1330,6 +1360,7 @@ class LiveEngine:
 
     # -------------------------------------------------------------- messages
     def _msg(self, ch: _Changes, queue: str, body: dict) -> None:
+        self._dirty = True
         body["created_at"] = _iso(self._now)
         ch.messages.append((queue, body))
 

@@ -370,3 +370,23 @@ def test_message_counts_of_a_whole_sequence(engine):
         validate_message(m)
     c = Counter((q, m["id"]) for q, m in engine.sent)
     assert max(c.values()) == 1
+
+
+def test_a_handler_failing_half_way_leaves_the_state_as_the_log_says(engine, monkeypatch):
+    """A bug in a handler (it changed the state, then raised) must not leave a half-applied event:
+    the engine rebuilds its state from the accepted-event log."""
+    assert engine.apply(ev("breaker_trip", "f1", 0, device="switch:0", fault_element="line:2")).accepted
+    before = engine.snapshot()
+    original = engine._on_switch_open
+
+    def broken(e, ch):
+        original(e, ch)                # opens sw1 (and records it) ...
+        raise RuntimeError("boom")     # ... then fails
+    monkeypatch.setattr(engine, "_on_switch_open", broken)
+    r = engine.apply(ev("switch_open", "f2", 1, device="switch:1"))
+    assert not r.accepted and "internal error RuntimeError: boom" in r.reason
+    after = engine.snapshot()
+    assert (after.bus_energized == before.bus_energized).all()
+    assert after.open_devices == before.open_devices and after.outages == before.outages
+    monkeypatch.undo()
+    assert engine.apply(ev("switch_open", "f3", 2, device="switch:1")).accepted   # the engine goes on
