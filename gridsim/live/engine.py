@@ -445,6 +445,24 @@ class LiveEngine:
             self._cond.wait_for(lambda: self.version != version, timeout=timeout)
             return self.version
 
+    def state(self):
+        """The live network state as a core :class:`~gridsim.State` (switches, faulted and opened elements),
+        for what-if questions with :func:`gridsim.find_affected`, :func:`gridsim.restore.plan_flisr`..."""
+        with self._lock:
+            return self._state()
+
+    def fork(self) -> "LiveEngine":
+        """A private in-memory copy of the live state (no database, no queue): what-if events applied to it
+        reach neither the live state nor the queues; its messages collect in ``.sent``."""
+        with self._lock:
+            rows = self.store.events() if self.store is not None else list(self._log)
+            twin = LiveEngine(self.topo, db=":memory:", options=self.options)
+            for event_id, body in rows:
+                twin._apply_checked(parse_event(body), _Changes())
+                twin._seen.add(event_id)
+                twin._log.append((event_id, body))
+            return twin
+
     def has_event(self, event_id: str) -> bool:
         return event_id in self._seen
 

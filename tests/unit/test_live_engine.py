@@ -390,3 +390,14 @@ def test_a_handler_failing_half_way_leaves_the_state_as_the_log_says(engine, mon
     assert after.open_devices == before.open_devices and after.outages == before.outages
     monkeypatch.undo()
     assert engine.apply(ev("switch_open", "f3", 2, device="switch:1")).accepted   # the engine goes on
+
+
+def test_fork_is_a_private_copy(engine):
+    engine.apply(ev("breaker_trip", "w1", 0, device="switch:0", fault_element="line:2"))
+    twin = engine.fork()
+    assert (twin.snapshot().bus_energized == engine.snapshot().bus_energized).all()
+    assert twin.apply(ev("switch_open", "w2", 1, device="switch:1")).accepted
+    assert twin.apply(ev("breaker_reclose", "w3", 2, device="switch:0")).accepted
+    assert out_customers(twin) == {"R3", "R4", "R5"}
+    assert out_customers(engine) == {"R1", "R2", "H1", "R3", "R4", "R5"}      # live state untouched
+    assert not engine.has_event("w2")
