@@ -30,6 +30,7 @@ What each event does is documented in ``docs/live.md``; the short version:
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import json
 import math
 import threading
@@ -49,6 +50,13 @@ from gridsim.types import CLASS_ORDER, PROTECTIVE_KINDS, DeviceKind
 
 __all__ = ["LiveEngine", "LiveOptions", "ApplyResult", "Snapshot", "EventRejected", "LiveError"]
 
+def _repair_table() -> dict:
+    from gridsim.core.topology import ELEMENT_ORDER
+    from gridsim.restore.plan import DEFAULT_REPAIR_MIN
+    return {i: float(DEFAULT_REPAIR_MIN[e]) for i, e in enumerate(ELEMENT_ORDER) if e in DEFAULT_REPAIR_MIN}
+
+
+_REPAIR_MIN: dict = {}
 _DEPARTMENT_QUEUE = {"repair": "ops.repair", "switching": "ops.switching", "key_accounts": "cs.key_accounts"}
 _DEVICE_KINDS = tuple(DeviceKind)
 _PROTECTIVE_CODES = frozenset(i for i, k in enumerate(_DEVICE_KINDS) if k in PROTECTIVE_KINDS)
@@ -268,6 +276,8 @@ class LiveEngine:
 
     # ------------------------------------------------------------------ setup
     def _init_static(self) -> None:
+        if not _REPAIR_MIN:
+            _REPAIR_MIN.update(_repair_table())
         t = self.topo
         self._dev_row = {str(d): i for i, d in enumerate(t.dev_ids)}
         self._switch_row = {int(s): i for i, s in enumerate(t.switch_ids)}
@@ -312,6 +322,7 @@ class LiveEngine:
         xy = t.node_xy_km
         self._xy = xy if xy is not None else np.full((t.n_node, 2), np.nan)
         self._branch_devs = None
+        self._elem_cache: dict[str, int] = {}
 
     def _reset_state(self) -> None:
         t = self.topo
@@ -329,7 +340,13 @@ class LiveEngine:
         self._chains: dict[int, list] = {}         # protective devices above a customer, per topology
         self.crews: dict[str, _Crew] = {}
         self.work_orders: dict[str, _WorkOrder] = {}
-        self._reports: list[tuple] = []            # (time, customer row, kind, device chain)
+        self._reports: dict[int, tuple] = {}       # customer row -> (time, kind, device chain), oldest first
+        self._rep_count: dict[int, int] = {}       # device -> reports below it
+        self._rep_children: dict[int, dict] = {}   # device -> {child device: reports}
+        self._cust_out_n = 0                       # customers out (confirmed outages)
+        self._notify_heap: list = []               # (due time, outage idx) of outages not yet notified
+        self._due_heap: list = []                  # (due time, work order id) of open work orders
+        self._wo_by_outage: dict[str, list] = {}
         self._seen: set[str] = set()
         self.clock: dt.datetime | None = None
         self.version = 0
@@ -377,60 +394,83 @@ class LiveEngine:
 
     # -------------------------------------------------------------- public API
     def apply(self, event, *, source: str = "api") -> ApplyResult:
-        """Validate and apply one event (dict, JSON text or event object). Never raises on bad input:
-        a rejected event is recorded with its reason and leaves the state untouched."""
+        """Validate and apply one event (dict, JSON text or event object) and commit it with everything it
+        changed and every message it produced. Never raises on bad input: a rejected event is recorded
+        with its reason and leaves the state untouched. Raises :class:`LiveStoreError` only when the
+        database cannot be written (the state then stays as the database holds it)."""
+        return self.apply_batch([event], source=source)[0]
+
+    def apply_batch(self, events, *, source: str = "api") -> list[ApplyResult]:
+        """Apply events one after the other and commit them together (group commit: one transaction
+        for the batch, e.g. what one claim from ``grid.events`` brought). Each event is accepted or
+        rejected on its own, as with :meth:`apply`."""
+        results: list[ApplyResult] = []
+        with self._lock:
+            pending: list = []
+            for event in events:
+                results.append(self._apply_one(event, source, pending))
+            self._commit(pending)
+        return results
+
+    def _apply_one(self, event, source: str, pending: list) -> ApplyResult:
         try:
             ev = parse_event(event)
         except EventError as e:
             self._record_reject(event, str(e), source)
             return ApplyResult(False, _raw_id(event), str(e))
-        with self._lock:
-            if ev.id in self._seen:
-                reason = f"event {ev.id}: duplicate event id (already applied)"
-                self._record_reject(event, reason, source)
-                return ApplyResult(False, ev.id, reason)
-            if self.clock is not None and ev.time < self.clock - dt.timedelta(minutes=self.options.max_lag_min):
-                reason = (f"event {ev.id}: time {ev.time.isoformat()} is more than {self.options.max_lag_min:g} min "
-                          f"before the engine's clock {self.clock.isoformat()} (out of order)")
-                self._record_reject(event, reason, source)
-                return ApplyResult(False, ev.id, reason)
-            ch = _Changes()
-            self._dirty = False
-            try:
-                self._apply_checked(ev, ch)
-            except (EventRejected, GridsimError) as e:
-                reason = str(e) if isinstance(e, EventRejected) else f"event {ev.id}: {e}"
-                if self._dirty:              # rejected after a change: rebuild from the log
-                    self._rebuild()
-                self._record_reject(event, reason, source)
-                return ApplyResult(False, ev.id, reason)
-            except Exception as e:  # a bug must not take the engine down: rebuild the state, record why
-                self._rebuild()
-                reason = f"event {ev.id}: internal error {type(e).__name__}: {e}"
-                self._record_reject(event, reason, source)
-                return ApplyResult(False, ev.id, reason)
-            if ev.type == "tick" and not (ch.messages or ch.history or ch.audit or ch.work_orders):
-                # a tick that changed nothing is not logged (the clock is the latest logged time on restart)
-                self.version += 1
-                self._snap = None
-                self._cond.notify_all()
-                return ApplyResult(True, ev.id)
-            self._finish(ch)
-            body = ev.model_dump_json()
-            if self.store is not None:
-                try:
-                    self.store.commit_event(ev.id, ev.type, ev.time.isoformat(), body, _iso(self.clock), ch)
-                except LiveStoreError:
-                    self._rebuild()          # nothing was written: memory goes back to what the log holds
-                    raise
+        if ev.id in self._seen:
+            reason = f"event {ev.id}: duplicate event id (already applied)"
+            self._record_reject(event, reason, source)
+            return ApplyResult(False, ev.id, reason)
+        if self.clock is not None and ev.time < self.clock - dt.timedelta(minutes=self.options.max_lag_min):
+            reason = (f"event {ev.id}: time {ev.time.isoformat()} is more than {self.options.max_lag_min:g} min "
+                      f"before the engine's clock {self.clock.isoformat()} (out of order)")
+            self._record_reject(event, reason, source)
+            return ApplyResult(False, ev.id, reason)
+        ch = _Changes()
+        self._dirty = False
+        try:
+            self._apply_checked(ev, ch)
+        except Exception as e:  # noqa: BLE001 - nothing an event does may take the engine down
+            if isinstance(e, EventRejected):
+                reason = str(e)
+            elif isinstance(e, GridsimError):
+                reason = f"event {ev.id}: {e}"
             else:
-                self._log.append((ev.id, body))
-                self.sent.extend(ch.messages)
-            self._seen.add(ev.id)
+                reason = f"event {ev.id}: internal error {type(e).__name__}: {e}"
+            if self._dirty or not isinstance(e, GridsimError):
+                # rejected after a change (or a bug): commit what came before it, rebuild from the log
+                self._commit(pending)
+                pending.clear()
+                self._rebuild()
+            self._record_reject(event, reason, source)
+            return ApplyResult(False, ev.id, reason)
+        if ev.type == "tick" and not (ch.messages or ch.history or ch.audit or ch.work_orders):
+            # a tick that changed nothing is not logged (the clock is the latest logged time on restart)
             self.version += 1
             self._snap = None
-            self._cond.notify_all()
-            return ApplyResult(True, ev.id, "", len(ch.messages), tuple(ch.touched))
+            return ApplyResult(True, ev.id)
+        self._finish(ch)
+        self._seen.add(ev.id)
+        pending.append((ev.id, ev.type, ev.time.isoformat(), ev.model_dump_json(), ch))
+        return ApplyResult(True, ev.id, "", len(ch.messages), tuple(ch.touched))
+
+    def _commit(self, pending: list) -> None:
+        if not pending:
+            return
+        if self.store is not None:
+            try:
+                self.store.commit_events(pending, _iso(self.clock))
+            except LiveStoreError:
+                self._rebuild()          # nothing was written: memory goes back to what the log holds
+                raise
+        else:
+            for eid, _et, _tm, body, ch in pending:
+                self._log.append((eid, body))
+                self.sent.extend(ch.messages)
+        self.version += 1
+        self._snap = None
+        self._cond.notify_all()
 
     def advance(self, now: dt.datetime | str, *, event_id: str | None = None) -> ApplyResult:
         """Move the clock to ``now`` (a ``tick`` event): deferred notices and escalations fire."""
@@ -571,10 +611,16 @@ class LiveEngine:
             self._dev_open.discard(row)
 
     def _element(self, ref: str) -> int:
+        pos = self._elem_cache.get(ref)
+        if pos is not None:
+            return pos
         try:
-            return int(self.topo.element_positions([ref])[0])
+            pos = int(self.topo.element_positions([ref])[0])
         except UnknownElementError as e:
             raise EventRejected(f"event {self._event_id}: {e}") from None
+        if len(self._elem_cache) < 1_000_000:
+            self._elem_cache[ref] = pos
+        return pos
 
     def _customer(self, cid: str) -> int:
         row = self._cust_row.get(cid)
@@ -620,8 +666,16 @@ class LiveEngine:
         if nodes.size == 0:
             return np.zeros(0, np.int64)
         ip = self._cust_indptr
-        parts = [self._cust_by_node[ip[n]:ip[n + 1]] for n in nodes if ip[n + 1] > ip[n]]
-        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        nodes = np.asarray(nodes, np.int64)
+        lo, hi = ip[nodes], ip[nodes + 1]
+        n = hi - lo
+        keep = n > 0
+        if not keep.any():
+            return np.zeros(0, np.int64)
+        lo, n = lo[keep], n[keep]
+        # positions lo[i] .. lo[i] + n[i] - 1 for every node, without a Python loop
+        starts = np.repeat(lo - np.cumsum(np.concatenate(([0], n[:-1]))), n)
+        return self._cust_by_node[starts + np.arange(int(n.sum()))]
 
     def _add_nodes(self, o: _Outage, nodes: np.ndarray, ch: _Changes) -> None:
         t = self.topo
@@ -635,6 +689,9 @@ class LiveEngine:
         o.nodes = np.union1d(o.nodes, nodes)
         rows = self._customers_of(nodes)
         added = int(t.cust_count[rows].sum())
+        self._cust_out_n += added
+        if self._reports:
+            self._drop_reports_out()
         crit = rows[self._cust_crit[rows]]
         o.customers += added
         o.critical += int(t.cust_count[crit].sum())
@@ -652,6 +709,7 @@ class LiveEngine:
             back = nodes[own == idx]
             self.node_out[back] = -1
             rows = self._customers_of(back)
+            self._cust_out_n -= int(self.topo.cust_count[rows].sum())
             o.cmi_done += float(self.topo.cust_count[rows].sum()) * max((self._now - o.start).total_seconds() / 60, 0)
             if o.notified and rows.size:
                 o.restore_steps += 1
@@ -677,8 +735,9 @@ class LiveEngine:
         if not o.notified:
             o.momentary = True
         self._status(o, "restored", ch, "all customers back" + (" (momentary: no notices)" if o.momentary else ""))
-        for w in list(self._open_wo.values()):
-            if w.outage == o.id:
+        for wid in self._wo_by_outage.get(o.id, ()):
+            w = self.work_orders[wid]
+            if w.status in ("open", "acknowledged"):
                 w.status = "done"
                 self._wo_touch(w, ch, "closed: outage restored")
         if o.notified:
@@ -698,6 +757,8 @@ class LiveEngine:
         self.outages[oid] = o
         self._outage_list.append(o)
         self._active[oid] = o
+        if type_ != "planned":
+            heapq.heappush(self._notify_heap, (self._now + dt.timedelta(seconds=self.options.notify_after_s), o.idx))
         self._history(o, ch, status, f"{type_} outage opened" + (f" at {device}" if device else "")
                       + (f", fault at {element}" if element else ""))
         return o
@@ -737,8 +798,9 @@ class LiveEngine:
             self._active.pop(p.id, None)
             p.end = self._now
             self._history(p, ch, "cancelled", why)
-            for w in list(self._open_wo.values()):
-                if w.outage == p.id:
+            for wid in self._wo_by_outage.get(p.id, ()):
+                w = self.work_orders[wid]
+                if w.status in ("open", "acknowledged"):
                     w.status = "cancelled"
                     self._wo_touch(w, ch, f"cancelled: {why}")
 
@@ -847,9 +909,9 @@ class LiveEngine:
             p = self._outage_list[pidx]
             self._cancel_predicted(p, ch, f"meter of {ev.customer_id} reports power")
             return
-        if any(r[1] == row for r in self._reports):
+        if row in self._reports:
             self._dirty = True
-            self._reports = [r for r in self._reports if r[1] != row]
+            self._drop_report(row)
         if self.node_out[node] >= 0:
             o = self._outage_list[int(self.node_out[node])]
             self._history(o, ch, o.status, f"meter of {ev.customer_id} reports power although the model "
@@ -940,8 +1002,8 @@ class LiveEngine:
         for c in self.crews.values():
             if c.outage == o.id:
                 c.status, c.outage, c.since = "available", None, self._now
-        for w in list(self._open_wo.values()):
-            if w.outage == o.id and w.department == "repair":
+        for w in [self.work_orders[x] for x in self._wo_by_outage.get(o.id, ())]:
+            if w.department == "repair" and w.status in ("open", "acknowledged"):
                 w.status = "done"
                 self._wo_touch(w, ch, "repair complete")
         self._recompute(ch, o)
@@ -1048,11 +1110,21 @@ class LiveEngine:
     def _on_clock(self, ch: _Changes) -> None:
         now = self._now
         wait = dt.timedelta(seconds=self.options.notify_after_s)
-        for o in list(self._active.values()):
-            if not o.notified and o.type != "planned" and now - o.start >= wait:
-                self._notify(o, ch)
-        for w in list(self._open_wo.values()):
-            if w.status == "open" and not w.escalated and now >= w.due:
+        heap = self._notify_heap
+        while heap and heap[0][0] <= now:
+            _, idx = heapq.heappop(heap)
+            o = self._outage_list[idx]
+            if o.notified or o.status in ("restored", "cancelled") or o.type == "planned":
+                continue
+            if now - o.start < wait:                 # its start moved (planned) - look again later
+                heapq.heappush(heap, (o.start + wait, idx))
+                continue
+            self._notify(o, ch)
+        due = self._due_heap
+        while due and due[0][0] <= now:
+            _, wid = heapq.heappop(due)
+            w = self.work_orders.get(wid)
+            if w is not None and w.status == "open" and not w.escalated:
                 w.escalated = True
                 o = self.outages[w.outage]
                 self._msg(ch, "ops.supervisor", {
@@ -1062,10 +1134,7 @@ class LiveEngine:
                 self._wo_touch(w, ch, "escalated to ops.supervisor: deadline passed")
                 self._history(o, ch, o.status, f"work order {w.id} ({w.department}) overdue: escalated")
         # reports outside the window are forgotten
-        if self._reports:
-            limit = now - dt.timedelta(minutes=self.options.report_window_min)
-            if min(r[0] for r in self._reports[:8]) < limit:
-                self._reports = [r for r in self._reports if r[0] >= limit]
+        self._expire_reports(now)
 
     # --------------------------------------------------------------- reports
     def _outage_at(self, row: int) -> _Outage | None:
@@ -1107,32 +1176,72 @@ class LiveEngine:
             self._branch_devs = m
         return m.get(b, [])
 
+    def _add_report(self, row: int, when, kind: str, chain: tuple) -> None:
+        self._drop_report(row)
+        self._reports[row] = (when, kind, chain)
+        cnt, kids = self._rep_count, self._rep_children
+        for i, d in enumerate(chain):
+            cnt[d] = cnt.get(d, 0) + 1
+            if i > 0:
+                k = kids.setdefault(d, {})
+                k[chain[i - 1]] = k.get(chain[i - 1], 0) + 1
+
+    def _drop_report(self, row: int) -> None:
+        item = self._reports.pop(row, None)
+        if item is None:
+            return
+        chain = item[2]
+        cnt, kids = self._rep_count, self._rep_children
+        for i, d in enumerate(chain):
+            n = cnt[d] - 1
+            if n:
+                cnt[d] = n
+            else:
+                del cnt[d]
+            if i > 0:
+                k = kids[d]
+                m = k[chain[i - 1]] - 1
+                if m:
+                    k[chain[i - 1]] = m
+                else:
+                    del k[chain[i - 1]]
+                    if not k:
+                        del kids[d]
+
+    def _expire_reports(self, now) -> None:
+        if not self._reports:
+            return
+        limit = now - dt.timedelta(minutes=self.options.report_window_min)
+        old = []
+        for row, (when, _k, _c) in self._reports.items():     # oldest first
+            if when >= limit:
+                break
+            old.append(row)
+        if old:
+            self._dirty = True
+            for row in old:
+                self._drop_report(row)
+
+    def _drop_reports_out(self) -> None:
+        """Reports from customers now inside a known outage are explained: forget them."""
+        if not self._reports:
+            return
+        t = self.topo
+        gone = [r for r in self._reports if self.node_out[t.cust_node[r]] >= 0 or self.node_pred[t.cust_node[r]] >= 0]
+        for r in gone:
+            self._drop_report(r)
+
     def _report(self, row: int, kind: str, ch: _Changes) -> None:
         """A trouble report outside known outages: group the recent ones and predict an outage if they explain one."""
         self._dirty = True
         opts = self.options
-        limit = self._now - dt.timedelta(minutes=opts.report_window_min)
+        self._expire_reports(self._now)
         # each report keeps the device chain above it from when it came in (the topology may change later)
-        mine = (self._now, row, kind, tuple(self._dev_chain(int(self.topo.cust_node[row]))))
-        self._reports = [r for r in self._reports if r[1] != row and r[0] >= limit] + [mine]
-        chains = {}
-        for _, r, _k, chain in self._reports:
-            node = int(self.topo.cust_node[r])
-            if self.node_out[node] >= 0 or self.node_pred[node] >= 0:
-                continue
-            chains[r] = chain
-        if not chains:
-            return
-        count: dict[int, int] = {}
-        children: dict[int, set] = {}
-        for c in chains.values():
-            for i, d in enumerate(c):
-                count[d] = count.get(d, 0) + 1
-                if i > 0:
-                    children.setdefault(d, set()).add(c[i - 1])
-        chain = chains.get(row)
+        chain = tuple(self._dev_chain(int(self.topo.cust_node[row])))
+        self._add_report(row, self._now, kind, chain)
         if not chain:
             return
+        count, children = self._rep_count, self._rep_children
         cand = chain[0]
         # roll up while the reports spread over enough child devices
         for d in chain[1:]:
@@ -1158,10 +1267,12 @@ class LiveEngine:
             c = CLASS_ORDER[int(self.topo.cust_class[r])].value
             o.critical_by_class[c] = o.critical_by_class.get(c, 0) + int(self.topo.cust_count[r])
         o.reports = count[cand]
-        self._history(o, ch, "predicted", f"{count[cand]} trouble reports below {dev_label}")
-        self._reports = [x for x in self._reports if self.node_pred[int(self.topo.cust_node[x[1]])] != o.idx]
+        self._history(o, ch, "predicted", f"{o.reports} trouble reports below {dev_label}")
+        self._drop_reports_out()
+        # location unknown, nobody on it yet: a first estimate (the planner takes over once it is confirmed)
+        o.etr = (self._now + dt.timedelta(minutes=self.options.default_dispatch_min + self._repair_est(o))
+                 ).replace(microsecond=0)
         self._work_orders_for(o, ch)
-        self._plan_etrs(ch)
 
     def _below_device(self, dev_row: int) -> np.ndarray:
         t = self.topo
@@ -1244,6 +1355,8 @@ class LiveEngine:
         w = _WorkOrder(wid, o.id, dept, str(self.options.owners.get(dept, dept)), self._now, due, action=action)
         self.work_orders[wid] = w
         self._open_wo[wid] = w
+        self._wo_by_outage.setdefault(o.id, []).append(wid)
+        heapq.heappush(self._due_heap, (due, wid))
         self._wo_touch(w, ch, f"opened for {w.owner}, due {_iso(due)}")
         return w
 
@@ -1277,11 +1390,9 @@ class LiveEngine:
             return None
 
     def _repair_est(self, o: _Outage) -> float:
-        from gridsim.restore.plan import DEFAULT_REPAIR_MIN
-        from gridsim.core.topology import ELEMENT_ORDER
         if o.fault_pos is None:
             return 120.0
-        return float(DEFAULT_REPAIR_MIN.get(ELEMENT_ORDER[int(self.topo.elem_type[o.fault_pos])], 180.0))
+        return float(_REPAIR_MIN.get(int(self.topo.elem_type[o.fault_pos]), 180.0))
 
     def _travel_min(self, crew: _Crew, node: int) -> float:
         a, b = self._xy[crew.node], self._xy[node]
@@ -1302,6 +1413,10 @@ class LiveEngine:
         for o in active:
             if o.repaired:
                 new[o.id] = now + dt.timedelta(minutes=self.options.return_switching_min)
+                continue
+            if o.fault_pos is None and o.crew is None:
+                if o.etr is None:       # location unknown, nobody on it: a fixed first estimate
+                    new[o.id] = now + dt.timedelta(minutes=self.options.default_dispatch_min + self._repair_est(o))
                 continue
             crew = self.crews.get(o.crew) if o.crew else None
             rep = self._repair_est(o)
@@ -1478,14 +1593,15 @@ class LiveEngine:
             self._series = self._series[-1000:]
 
     def _outage_row(self, o: _Outage) -> tuple:
-        body = self._outage_dict(o)
+        # the history has its own table and the FLISR plan does not change: neither is rewritten here
+        body = self._outage_dict(o, full=False)
         return (o.id, o.type, o.cause, o.device, o.fault_element, o.status, o.customers, o.critical, _iso(o.start),
                 _iso(o.etr), _iso(o.end), dumps(body))
 
-    def _outage_dict(self, o: _Outage) -> dict:
+    def _outage_dict(self, o: _Outage, full: bool = True) -> dict:
         out = int(self.topo.cust_count[self._customers_of(self._out_nodes(o))].sum()) if o.type != "predicted" \
             else o.customers
-        wos = [w for w in self.work_orders.values() if w.outage == o.id]
+        wos = [self.work_orders[w] for w in self._wo_by_outage.get(o.id, ())]
         owner = next((w.owner for w in wos if w.department == "repair"), wos[0].owner if wos else None)
         due = min((w.due for w in wos if w.status == "open"), default=None)
         return {"outage_id": o.id, "type": o.type, "cause": o.cause, "device": o.device,
@@ -1495,13 +1611,14 @@ class LiveEngine:
                 "end": _iso(o.end), "owner": owner, "deadline": _iso(due), "crew": o.crew, "calls": o.calls,
                 "reports": o.reports, "notified": o.notified, "momentary": o.momentary,
                 "window": [_iso(x) for x in o.window] if o.window else None, "elements": list(o.elements),
-                "flisr": o.flisr, "history": [dict(zip(("time", "status", "actor", "detail"), h)) for h in o.history],
-                "indicators": list(o.indicators)}
+                "indicators": list(o.indicators),
+                **({"flisr": o.flisr, "history": [dict(zip(("time", "status", "actor", "detail"), h))
+                                                  for h in o.history]} if full else {})}
 
     # ------------------------------------------------------------- queries
     def customers_out(self) -> int:
-        rows = np.nonzero(self.node_out[self.topo.cust_node] >= 0)[0]
-        return int(self.topo.cust_count[rows].sum())
+        """Customers out in confirmed outages (kept up to date as nodes go out and come back)."""
+        return self._cust_out_n
 
     def outage_table(self) -> pd.DataFrame:
         """Outage records: the columns the web app's table shows."""

@@ -189,3 +189,47 @@ def write_schemas(folder: str | Path) -> list[Path]:
         p.write_text(json.dumps(schema, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         written.append(p)
     return written
+
+
+# ---------------------------------------------------------------------------
+# one human line per message (gridsim consume, the web app's Queues page)
+# ---------------------------------------------------------------------------
+
+def _hm(t: str | None) -> str:
+    return t[11:16] if isinstance(t, str) and len(t) >= 16 else "unknown"
+
+
+def _who(m: dict) -> str:
+    return m["customer_id"] if m.get("customer_id") else "area"
+
+
+_LINES = {
+    "gridsim.outage_notice/1": lambda m: (f"{m['created_at']}  OUTAGE {m['outage_id']} ({m['status']}) -> {_who(m)}: "
+                                          f"{m['customers']} customers out at {m['area']} since {_hm(m['start'])}, "
+                                          f"cause {m['cause']}, ETR {_hm(m['etr'])}"),
+    "gridsim.etr_update/1": lambda m: (f"{m['created_at']}  ETR {m['outage_id']} -> {_who(m)}: {_hm(m['previous_etr'])} "
+                                       f"-> {_hm(m['etr'])} ({m['reason']})"),
+    "gridsim.progress_update/1": lambda m: (f"{m['created_at']}  PROGRESS {m['outage_id']} -> {_who(m)}: {m['status']}"
+                                            f" - {m['detail']}, ETR {_hm(m['etr'])}"),
+    "gridsim.restoration/1": lambda m: (f"{m['created_at']}  RESTORED {m['outage_id']} -> {_who(m)}: power back at "
+                                        f"{_hm(m['restored_at'])} after {m['duration_min']:.0f} min"),
+    "gridsim.critical_alert/1": lambda m: (f"{m['created_at']}  CRITICAL {m['outage_id']}: {m['customer_class']} "
+                                           f"{m['customer_id']}{' (' + m['name'] + ')' if m.get('name') else ''} out "
+                                           f"since {_hm(m['start'])}, ETR {_hm(m['etr'])}"),
+    "gridsim.planned_notice/1": lambda m: (f"{m['created_at']}  PLANNED {m['outage_id']} -> {_who(m)}: "
+                                           f"{m['window_start'][:16]} to {m['window_end'][:16]} ({m['reason']})"),
+    "gridsim.call_answer/1": lambda m: f"{m['created_at']}  ANSWER to {m['customer_id']}: {m['text']}",
+    "gridsim.work_order/1": lambda m: (f"{m['created_at']}  WORK {m['work_order_id']} [{m['status']}] "
+                                       f"{m['department']} / {m['owner']}, due {_hm(m['due_at'])}: {m['action']}"),
+    "gridsim.escalation/1": lambda m: (f"{m['created_at']}  ESCALATION {m['work_order_id']}: {m['department']} / "
+                                       f"{m['owner']} overdue by {m['overdue_min']:.0f} min (due {_hm(m['due_at'])})"),
+}
+
+
+def _register_renderers() -> None:
+    from gridsim.queues.render import register_renderer
+    for name, fn in _LINES.items():
+        register_renderer(name, fn)
+
+
+_register_renderers()

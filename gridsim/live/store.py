@@ -130,33 +130,42 @@ class LiveStore:
 
     def commit_event(self, event_id: str, etype: str, time: str, body: str, now: str, changes) -> None:
         """Write one accepted event and everything it changed, atomically."""
+        self.commit_events([(event_id, etype, time, body, changes)], now)
+
+    def commit_events(self, items, now: str) -> None:
+        """Write accepted events and everything they changed in one transaction (group commit)."""
+        event_id = items[0][0] if len(items) == 1 else f"{items[0][0]} .. {items[-1][0]}"
         try:
             with self._tx() as c:
-                c.execute("INSERT INTO live_events(event_id, type, time, body, applied_at) VALUES (?,?,?,?,?)",
-                          (event_id, etype, time, body, now))
-                if changes.outages:
-                    c.executemany(
-                        "INSERT OR REPLACE INTO live_outages(outage_id, type, cause, device, fault_element, status, "
-                        "customers, critical, start, etr, end_time, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                        changes.outages)
-                if changes.history:
-                    c.executemany("INSERT INTO live_history(outage_id, time, status, actor, detail, event_id) "
-                                  "VALUES (?,?,?,?,?,?)", changes.history)
-                if changes.work_orders:
-                    c.executemany(
-                        "INSERT OR REPLACE INTO live_work_orders(work_order_id, outage_id, department, owner, "
-                        "created_at, due_at, status, escalated, action) VALUES (?,?,?,?,?,?,?,?,?)",
-                        changes.work_orders)
-                if changes.audit:
-                    c.executemany("INSERT INTO live_audit(time, actor, action, target, detail, event_id) "
-                                  "VALUES (?,?,?,?,?,?)", changes.audit)
-                if changes.messages and self.queue is not None:
-                    if self._same_file:
-                        self.queue.enqueue(c, changes.messages)
-                    else:
-                        self.outbox.add(c, changes.messages)
+                for eid, etype, time, body, changes in items:
+                    self._write(c, eid, etype, time, body, now, changes)
         except sqlite3.Error as e:
             raise LiveStoreError(f"{self.path}: cannot write event {event_id}: {e}") from None
+
+    def _write(self, c, event_id, etype, time, body, now, changes) -> None:
+        c.execute("INSERT INTO live_events(event_id, type, time, body, applied_at) VALUES (?,?,?,?,?)",
+                  (event_id, etype, time, body, now))
+        if changes.outages:
+            c.executemany(
+                "INSERT OR REPLACE INTO live_outages(outage_id, type, cause, device, fault_element, status, "
+                "customers, critical, start, etr, end_time, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                changes.outages)
+        if changes.history:
+            c.executemany("INSERT INTO live_history(outage_id, time, status, actor, detail, event_id) "
+                          "VALUES (?,?,?,?,?,?)", changes.history)
+        if changes.work_orders:
+            c.executemany(
+                "INSERT OR REPLACE INTO live_work_orders(work_order_id, outage_id, department, owner, "
+                "created_at, due_at, status, escalated, action) VALUES (?,?,?,?,?,?,?,?,?)",
+                changes.work_orders)
+        if changes.audit:
+            c.executemany("INSERT INTO live_audit(time, actor, action, target, detail, event_id) "
+                          "VALUES (?,?,?,?,?,?)", changes.audit)
+        if changes.messages and self.queue is not None:
+            if self._same_file:
+                self.queue.enqueue(c, changes.messages)
+            else:
+                self.outbox.add(c, changes.messages)
 
     def reject(self, event_id, etype, time, body: str, reason: str, source: str, now: str) -> None:
         with self._lock:

@@ -40,6 +40,7 @@ def consume(queue: str, *, url: str | None = None, follow: bool = False, json_ou
     until interrupted (and waits for an unavailable backend to come back).
     """
     from gridsim.queues.base import check_queue_name, open_queue
+    import gridsim.live.messages  # noqa: F401  (registers one readable line per message schema)
     from gridsim.queues.render import render_message
 
     check_queue_name(queue)
