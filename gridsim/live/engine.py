@@ -646,13 +646,13 @@ class LiveEngine:
     def _recompute(self, ch: _Changes, outage: _Outage | None, *, kind: str = "switching") -> np.ndarray:
         """Energize again; newly dead nodes join ``outage`` (or a new switching outage); nodes back are restored.
         Returns the newly dead nodes."""
-        a = self.topo.analysis(self._state())
+        supplied = self._energized(self._state())
         self._chains = {}
-        sup = a.supplied & ~self._base_dead
+        sup = supplied & ~self._base_dead
         was = self._supplied & ~self._base_dead
         dead_new = np.nonzero(was & ~sup)[0]
         back = np.nonzero(~was & sup & ~self._base_dead)[0]
-        self._supplied = a.supplied.copy()
+        self._supplied = supplied
         if back.size:
             self._restore_nodes(back, ch)
         if dead_new.size:
@@ -661,6 +661,17 @@ class LiveEngine:
                                           status="confirmed")
             self._add_nodes(outage, dead_new, ch)
         return dead_new
+
+    def _energized(self, state) -> np.ndarray:
+        """Nodes reached from the sources over conducting branches: one BFS (the full traversal with
+        subtree sizes and device tables, ``Topology.analysis``, is only built when a question needs it)."""
+        from gridsim.core import _kernels as K
+        t = self.topo
+        cond = t.conducting(state)
+        order, n_reached, _p, _pb, _x = K._bfs_tree(t.indptr, t.adj_node, t.adj_branch, cond, 0)
+        sup = np.zeros(t.n_node, np.bool_)
+        sup[order[:n_reached]] = True
+        return sup
 
     def _customers_of(self, nodes: np.ndarray) -> np.ndarray:
         if nodes.size == 0:

@@ -21,6 +21,7 @@ import json
 import math
 from typing import Annotated, Any, Literal, Union
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from gridsim.errors import GridsimError
@@ -228,8 +229,8 @@ def parse_event(raw: Any, *, max_bytes: int = MAX_EVENT_BYTES):
     if not isinstance(raw, dict):
         raise EventError(f"an event must be a JSON object, got {type(raw).__name__}")
     try:
-        size = len(json.dumps(raw, default=str))
-    except (ValueError, TypeError, RecursionError) as e:
+        size = len(orjson.dumps(raw, default=str))
+    except (orjson.JSONEncodeError, ValueError, TypeError, RecursionError) as e:
         raise EventError(f"event cannot be serialised: {e}") from None
     if size > max_bytes:
         raise EventError(f"event is {size} bytes, more than the limit of {max_bytes}")

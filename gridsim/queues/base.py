@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from gridsim.errors import QueueError
 
 __all__ = ["QUEUE_NAMES", "DEFAULT_URL", "MAX_MESSAGE_BYTES", "Delivery", "QueueStats", "QueueBackend",
@@ -79,7 +81,13 @@ def check_queue_name(queue: object) -> str:
     return queue
 
 
-def encode_message(queue: str, message: object, max_bytes: int = MAX_MESSAGE_BYTES) -> tuple[str, str]:
+def _fast_dumps(message: dict) -> str:
+    """orjson for messages built by gridsim itself (finite numbers, str keys): ~10x faster than json."""
+    return orjson.dumps(message).decode("utf-8")
+
+
+def encode_message(queue: str, message: object, max_bytes: int = MAX_MESSAGE_BYTES, *,
+                   trusted: bool = False) -> tuple[str, str]:
     """Check one message for ``queue`` and return ``(id, compact JSON text)``.
 
     A message is a JSON-serialisable dict with non-empty string fields ``id``,
@@ -95,7 +103,8 @@ def encode_message(queue: str, message: object, max_bytes: int = MAX_MESSAGE_BYT
             raise QueueError(f"queue {queue!r}: message field {f!r} must be a non-empty string ({got}); "
                              f"every message needs string 'id', 'schema' and 'created_at'")
     try:
-        text = json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = _fast_dumps(message) if trusted else json.dumps(message, separators=(",", ":"), ensure_ascii=False,
+                                                                allow_nan=False)
     except (TypeError, ValueError) as e:
         raise QueueError(f"queue {queue!r}: message id={message['id']!r} is not JSON-serialisable: {e}") from None
     n = len(text.encode("utf-8")) if len(text) * 4 > max_bytes else len(text)
@@ -109,8 +118,12 @@ def decode_message(text: str | bytes) -> dict:
     return json.loads(text)
 
 
-def encode_items(items: Iterable[tuple[str, dict]], max_bytes: int) -> list[tuple[str, str, str]]:
-    """``(queue, message)`` pairs -> ``(queue, id, json)`` triples, every one checked before any is written."""
+def encode_items(items: Iterable[tuple[str, dict]], max_bytes: int, *,
+                 trusted: bool = False) -> list[tuple[str, str, str]]:
+    """``(queue, message)`` pairs -> ``(queue, id, json)`` triples, every one checked before any is written.
+
+    ``trusted``: the messages come from gridsim's own engine (finite floats, str keys), so the fast
+    orjson encoder is used; anything from outside goes through ``json`` with ``allow_nan=False``."""
     out = []
     names: set[str] = set()
     for item in items:
@@ -120,7 +133,7 @@ def encode_items(items: Iterable[tuple[str, dict]], max_bytes: int) -> list[tupl
             raise QueueError(f"publish_batch takes (queue, message) pairs, got {item!r:.80}") from None
         if queue not in names:
             names.add(check_queue_name(queue))
-        mid, text = encode_message(queue, message, max_bytes)
+        mid, text = encode_message(queue, message, max_bytes, trusted=trusted)
         out.append((queue, mid, text))
     return out
 

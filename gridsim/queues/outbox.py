@@ -67,7 +67,7 @@ class Outbox:
         with self._db.transaction() as conn:
             yield conn
 
-    def add(self, conn: sqlite3.Connection, items: Iterable[tuple[str, dict]]) -> int:
+    def add(self, conn: sqlite3.Connection, items: Iterable[tuple[str, dict]], *, trusted: bool = False) -> int:
         """Insert ``(queue, message)`` pairs through ``conn``, inside the caller's transaction.
 
         ``conn`` is any connection to the same database file with a running
@@ -78,7 +78,7 @@ class Outbox:
         if not conn.in_transaction:
             raise QueueError("Outbox.add() needs a connection inside a transaction (BEGIN ... COMMIT), "
                              "so that the messages commit with the caller's own rows")
-        rows = encode_items(items, self.max_message_bytes)
+        rows = encode_items(items, self.max_message_bytes, trusted=trusted)
         now = time.time()
         conn.executemany("INSERT INTO outbox (queue, msg_id, body, created_at) VALUES (?, ?, ?, ?)",
                          [(q, mid, text, now) for q, mid, text in rows])

@@ -113,7 +113,7 @@ class SQLiteQueue(QueueBackend):
         with self._db.transaction() as conn:
             yield conn
 
-    def enqueue(self, conn: sqlite3.Connection, items: Iterable[tuple[str, dict]]) -> int:
+    def enqueue(self, conn: sqlite3.Connection, items: Iterable[tuple[str, dict]], *, trusted: bool = False) -> int:
         """Insert ``(queue, message)`` pairs through ``conn`` inside a running transaction.
 
         ``conn`` is the connection of this object's :meth:`transaction`, or any
@@ -126,7 +126,7 @@ class SQLiteQueue(QueueBackend):
         if not conn.in_transaction:
             raise QueueError("enqueue() needs the connection of a running transaction(): "
                              "use `with q.transaction() as conn: q.enqueue(conn, items)`")
-        rows = encode_items(items, self.max_message_bytes)
+        rows = encode_items(items, self.max_message_bytes, trusted=trusted)
         if not rows:
             return 0
         now = time.time()
