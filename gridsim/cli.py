@@ -693,19 +693,24 @@ def compare_cmd(scenario: Path = typer.Argument(..., help="scenario file, e.g. s
 
 @app.command("advise")
 def advise_cmd(model: str = typer.Argument(..., help="model"),
-               budget: int = typer.Option(..., "--budget", help="number of switches to place (>= 1)"),
-               what: str = typer.Option("switch", "--what", help="switch | tie | both (tie: not implemented yet)"),
+               budget: int = typer.Option(..., "--budget", help="number of measures to place (>= 1)"),
+               what: str = typer.Option("switch", "--what", help="switch (remote switches) | tie (new tie lines "
+                                                                  "between feeders) | both"),
                max_candidates: int = typer.Option(30, "--max-candidates",
-                                                  help="candidates evaluated per step, largest upper bound first "
-                                                       "(0: all the lazy greedy needs, exact, slower)"),
+                                                  help="candidates evaluated per step and kind (switches, ties), "
+                                                       "best first (0: all the lazy greedy needs, exact, slower)"),
+               max_tie_km: float = typer.Option(1.5, "--max-tie-km",
+                                                help="longest straight line between the two buses of a new tie, km"),
                customers: Optional[Path] = typer.Option(None, "--customers", help="customers CSV"),
                json_out: bool = typer.Option(False, "--json", help="print JSON")):
-    """Where remote-controlled switches cut expected SAIDI and critical-customer hours most: greedy
-    placement with re-evaluation, scored on the analytic reliability with FLISR (score = share of the
-    starting SAIDI removed + share of the starting critical-customer hours removed).
+    """Where remote-controlled switches or new tie lines cut expected SAIDI and critical-customer hours
+    most: greedy placement with re-evaluation, scored on the analytic reliability with FLISR (score =
+    share of the starting SAIDI removed + share of the starting critical-customer hours removed).
 
-    Example: gridsim advise mv_oberrhein --budget 3
+    Example: gridsim advise mv_oberrhein --budget 3 --what both
     """
+    import math
+
     from gridsim.scenarios.advise import AdviseError, advise
     if budget < 1:
         raise AdviseError(f"--budget must be >= 1, got {budget}")
@@ -713,29 +718,45 @@ def advise_cmd(model: str = typer.Argument(..., help="model"),
         raise AdviseError(f"--max-candidates must be >= 0, got {max_candidates}")
     if what not in ("switch", "tie", "both"):
         raise AdviseError(f"--what must be switch, tie or both, got {what!r}")
+    if not (max_tie_km > 0 and math.isfinite(max_tie_km)):
+        raise AdviseError(f"--max-tie-km must be a finite number > 0, got {max_tie_km}")
     m = _load(model, customers)
-    res = advise(m, budget, what, max_candidates=max_candidates or None)
+    res = advise(m, budget, what, max_candidates=max_candidates or None, max_tie_km=max_tie_km)
     if json_out:
         out.print_json(json.dumps(res.to_dict(), allow_nan=False))
         return
+    n = res.candidates
+    kinds = []
+    if what in ("switch", "both"):
+        kinds += [f"{n.get('convert', 0)} manual switches to convert",
+                  f"{n.get('new_switch', 0)} MV lines without a switch"]
+    if what in ("tie", "both"):
+        kinds.append(f"{n.get('new_tie', 0)} new ties (bus pairs on different feeders within {max_tie_km:g} km)")
     out.print(f"[bold]{res.model}[/bold]: automation advice, budget {res.budget} ({res.what}); candidates: "
-              f"{res.candidates.get('convert', 0)} manual switches to convert, "
-              f"{res.candidates.get('new_switch', 0)} MV lines without a switch")
+              + ", ".join(kinds))
     t = Table(title="Placements (in the order chosen)", title_justify="left", header_style="bold")
     for c, j in (("#", "right"), ("action", "left"), ("where", "left"), ("device", "left"),
                  ("SAIDI min/yr before → after", "right"), ("critical h/yr before → after", "right"),
                  ("score", "right"), ("faults re-planned", "right")):
         t.add_column(c, justify=j)
+    label = {"convert": "make remote", "new_switch": "new remote switch", "new_tie": "new tie"}
     for p in res.placements:
-        t.add_row(str(p.rank), "make remote" if p.action == "convert" else "new remote switch", p.target, p.device,
+        where = f"{p.target} ({p.length_km:.2f} km)" if p.action == "new_tie" else p.target
+        device = f"{p.line} + {p.device}" if p.line else p.device
+        t.add_row(str(p.rank), label.get(p.action, p.action), where, device,
                   f"{p.saidi_before:,.2f} → {p.saidi_after:,.2f}",
                   f"{p.critical_h_before:,.3f} → {p.critical_h_after:,.3f}", f"{p.score:.4f}", str(p.faults_replanned))
     out.print(t)
+    if res.tie_cable and any(p.action == "new_tie" for p in res.placements):
+        tc = res.tie_cable
+        out.print(f"new ties: normally-open line, remote load-break switch at the first bus; cable "
+                  f"{tc['std_type'] or tc['type']} (as {tc['copied_from']}, {tc['max_i_ka']:g} kA), "
+                  f"length {tc['route_factor']:g} × straight-line distance")
     out.print(f"SAIDI {res.saidi_start:,.2f} → {res.saidi_end:,.2f} min/yr, critical-customer hours "
               f"{res.critical_h_start:,.3f} → {res.critical_h_end:,.3f} /yr; {res.evaluations} candidate "
-              f"evaluations in {res.elapsed_s:.1f} s")
-    for n in res.notes:
-        out.print(f"note: {n}")
+              f"evaluations ({res.fault_replans} fault re-plans) in {res.elapsed_s:.1f} s")
+    for n_ in res.notes:
+        out.print(f"note: {n_}")
 
 
 from gridsim.queues.cli import register as _register_queue_commands  # noqa: E402

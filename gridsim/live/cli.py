@@ -70,6 +70,7 @@ def register(app: typer.Typer) -> None:
                  db: Optional[Path] = typer.Option(None, "--db", help="live state database (default: the SQLite "
                                                                       "queue file, else var/gridsim.db)"),
                  follow: bool = typer.Option(False, "--follow", help="after the replay keep running on grid.events"),
+                 drain: bool = typer.Option(False, "--drain", help="apply what waits on grid.events, then exit"),
                  quiet: bool = typer.Option(False, "--quiet", help="print the summary only"),
                  customers: Optional[Path] = typer.Option(None, "--customers", help="customers CSV")):
         """Run the live engine headless: replay a scenario and/or apply events from grid.events; outage
@@ -120,7 +121,10 @@ def register(app: typer.Typer) -> None:
                 st = replay(engine, events, speed=speed, on_event=show, stop=lambda: stop["flag"])
                 out.print(f"replay: {st.applied} events applied, {st.rejected} rejected, {st.skipped} already "
                           f"applied before, {st.messages} messages")
-            if follow or events is None:
+            if drain:
+                n = drain_inbound(engine)
+                out.print(f"{INBOUND}: {n} events applied")
+            elif follow or events is None:
                 out.print(f"following {INBOUND} (Ctrl-C to stop)")
                 while not stop["flag"]:
                     n = drain_inbound(engine)
