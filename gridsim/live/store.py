@@ -181,7 +181,7 @@ class LiveStore:
                                  "ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
         return [dict(zip(("event_id", "type", "time", "reason", "source", "received_at"), r)) for r in rows]
 
-    def flush_outbox(self, batch: int = 1000) -> int:
+    def flush_outbox(self, batch: int = 5000) -> int:
         """Relay waiting messages to the queue (Redis); 0 when the queue is this file."""
         if self.outbox is None:
             return 0

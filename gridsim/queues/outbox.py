@@ -100,7 +100,10 @@ class Outbox:
                 self.last_error = None
                 return sent
             try:
-                backend.publish_batch([(q, decode_message(body)) for _, q, body in rows])
+                if hasattr(backend, "publish_encoded"):     # rows were checked when they were added
+                    backend.publish_encoded([(q, "", body) for _, q, body in rows])
+                else:
+                    backend.publish_batch([(q, decode_message(body)) for _, q, body in rows])
             except QueueUnavailable as e:
                 self.last_error = str(e)
                 return sent

@@ -202,7 +202,11 @@ class RedisStreamsQueue(QueueBackend):
         away mid-batch, the chunks already sent stay: re-send through the
         outbox (at-least-once).
         """
-        rows = encode_items(items, self.max_message_bytes)
+        return self.publish_encoded(encode_items(items, self.max_message_bytes))
+
+    def publish_encoded(self, rows: list[tuple[str, str, str]]) -> int:
+        """Publish ``(queue, id, json text)`` rows already checked by ``encode_items`` (the outbox relay
+        holds them so: no decode and encode again)."""
         if not rows:
             return 0
         with self._guard("publish"):
