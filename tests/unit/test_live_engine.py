@@ -444,3 +444,13 @@ def test_engine_energization_equals_the_core_traversal(bundled_model):
         sc[flip] = ~sc[flip]
         st = State(sc, tuple(sorted(set(rng.choice(t.n_elements, size=3, replace=False).tolist()))))
         assert (eng._energized(st) == t.analysis(st).supplied).all()
+
+
+def test_fault_indicator_is_noted_on_the_outage_around_it(engine):
+    engine.apply(ev("breaker_trip", "i1", 0, device="switch:0", fault_element="line:2"))
+    assert engine.apply(ev("fault_indicator", "i2", 1, device="switch:1")).accepted
+    o = engine.snapshot().outages[0]
+    assert o["indicators"] == ["switch:1"]
+    assert "fault indicator at switch:1" in o["history"][-1]["detail"]
+    r = engine.apply(ev("fault_indicator", "i3", 2, device="fuse:line:9"))
+    assert not r.accepted and "fuse:line:9" in r.reason and "does not exist" in r.reason
