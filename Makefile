@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 
-.PHONY: run test test-full bench clean
+.PHONY: run demo test test-full bench bench-app clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,17 @@ $(VENV)/.test-installed: pyproject.toml $(VENV)/.run-installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# the web app on http://127.0.0.1:8050 with a live replay of a bundled storm (see docs/app.md)
 run: $(VENV)/.run-installed
+	$(BIN)/python app.py
+
+# the command-line demo (what `make run` did before the web app)
+demo: $(VENV)/.run-installed
 	$(BIN)/gridsim demo
+
+# browser benchmark of the web app (headless Chromium; see benchmarks/bench_app.py)
+bench-app: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/bench_app.py
 
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest -m "not full"

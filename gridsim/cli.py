@@ -763,6 +763,8 @@ from gridsim.queues.cli import register as _register_queue_commands  # noqa: E40
 _register_queue_commands(app)
 from gridsim.live.cli import register as _register_live_commands  # noqa: E402
 _register_live_commands(app)
+from gridsim.app.cli import register as _register_app_commands  # noqa: E402
+_register_app_commands(app)
 
 
 def main(argv: list[str] | None = None) -> int:
