@@ -1279,11 +1279,21 @@ def iter_flisr_plans(topo: Topology, faults, *, state: State | None = None, opti
     """:func:`plan_flisr` for many faults, sharing one planner (its power-flow
     data, workspaces and remembered checks): yields one :class:`SwitchingPlan`
     per fault, in order. Out-of-service elements raise like :func:`plan_flisr`."""
-    opts = _options(options)
-    P = _Planner(topo, state, opts)
-    plan = _plan_radial if P.a.radial else _plan_meshed
+    P = _shared_planner(topo, state=state, options=options)
     for f in faults:
-        yield plan(P, _check_fault(topo, f))
+        yield _plan_shared(P, f)
+
+
+def _shared_planner(topo: Topology, *, state: State | None = None, options=None) -> _Planner:
+    """A planner to keep and pass to :func:`_plan_shared` for faults that come one at a time
+    (e.g. storm after storm of a Monte-Carlo run in one worker process)."""
+    return _Planner(topo, state, _options(options))
+
+
+def _plan_shared(P: _Planner, fault) -> SwitchingPlan:
+    """:func:`plan_flisr` of ``fault`` with the kept planner ``P`` (as :func:`iter_flisr_plans`)."""
+    pos = _check_fault(P.topo, fault)
+    return _plan_radial(P, pos) if P.a.radial else _plan_meshed(P, pos)
 
 
 #: Columns :func:`add_flisr_columns` adds to the single-fault sweep.

@@ -47,8 +47,10 @@ import pandas as pd
 from gridsim.core import _kernels as K
 from gridsim.core.topology import ELEMENT_ORDER, State, Topology, _ro
 from gridsim.errors import UnknownElementError
+from gridsim.restore._plan_kernels import _node_job_sums, _radial_jobs
+from gridsim.restore._schedule_kernels import _restore_times
 from gridsim.restore.schedule import (
-    STRATEGIES, ScheduleInputError, UnknownStrategyError, make_problem, solve,
+    STRATEGIES, ScheduleInputError, ScheduleProblem, UnknownStrategyError, _solve_times, make_problem, solve,
 )
 from gridsim.types import CLASS_ORDER, ElementType
 
@@ -410,13 +412,21 @@ class _Outage:
     radial: bool
 
 
-def _outage_radial(topo: Topology, a, positions: np.ndarray) -> _Outage:
-    """Nested preorder intervals: a job's parent is the innermost interval strictly around it."""
-    J = len(positions)
-    iv = np.zeros((J, 2), np.int64)
+def _fault_intervals(topo: Topology, a, positions: np.ndarray) -> np.ndarray:
+    """``(J, 2)`` preorder interval of the nodes each fault cuts off (radial operation)."""
+    iv = np.zeros((len(positions), 2), np.int64)
     for j, p in enumerate(positions):
         iv[j] = K._fault_interval(topo.elem_is_node[p], topo.elem_ref[p], topo.br_from, topo.br_to,
                                   a.cond, a.pre, a.size, a.parent_branch)
+    return iv
+
+
+def _outage_radial(topo: Topology, a, positions: np.ndarray, iv: np.ndarray | None = None) -> _Outage:
+    """Nested preorder intervals: a job's parent is the innermost interval strictly around it
+    (``iv``: the faults' intervals when already known, see :func:`_fault_intervals`)."""
+    J = len(positions)
+    if iv is None:
+        iv = _fault_intervals(topo, a, positions)
     parent = np.full(J, -1, np.int64)
     nonempty = np.flatnonzero(iv[:, 1] > iv[:, 0])
     # outer first; for equal intervals (a bus and the branch feeding it) the branch is upstream
@@ -908,52 +918,154 @@ def plan_restoration(topo: Topology, faults, crews, *, strategy: str = "wspt",
     )
 
 
-def _node_data(topo: Topology, out: _Outage, switched: dict, fstart: np.ndarray) -> dict:
-    """Per lost / interrupted node: owner, start, switching time; per job: weights and customers."""
+@dataclass(frozen=True, eq=False)
+class _Replan:
+    """What :meth:`_Replanner.plan` returns: the parts of a :class:`RestorationPlan` a re-planning
+    loop reads (per job, in the order of the jobs given)."""
+
+    routes: tuple[np.ndarray, ...]
+    crew_ids: tuple[str, ...]
+    travel_min: np.ndarray
+    start_min: np.ndarray
+    finish_min: np.ndarray
+    etr_min: np.ndarray
+    job_xy_km: np.ndarray
+
+
+class _Replanner:
+    """:func:`plan_restoration` again and again on subsets of one list of faults: the scenario
+    simulator re-plans its crews at every fault arrival.
+
+    Only for what the simulator passes: the network as loaded, the switching given per fault
+    (``options.switched``), ``options.strategy_options``, every other option at its default. The
+    per-fault work of :func:`plan_restoration` (reading and checking the faults, their locations and
+    preorder intervals, the switching arrays) is done once here; :meth:`plan` then runs the same
+    steps 2-4 on the subset (outage structure, node data, the same :class:`ScheduleProblem`, the same
+    strategy) and the job ETRs of step 5, so its routes, times and ETRs are those of
+    :func:`plan_restoration` on the same input. Radial operation only: ``ok`` is False otherwise
+    (use :func:`plan_restoration`).
+    """
+
+    def __init__(self, topo: Topology, faults: Iterable, repair_min: Iterable[float], switched: Iterable,
+                 *, model=None):
+        self.topo = topo
+        self.state = topo.check_state(None)
+        self.a = topo.analysis(self.state)
+        self.ok = bool(self.a.radial)
+        opts = PlanOptions()
+        self.labels, self.positions, self.repair, _ = _read_faults(
+            topo, [{"element": f, "repair_min": r} for f, r in zip(faults, repair_min)], opts)
+        meta = _switching_meta(topo, model)
+        self.speed_kmh = _minutes(meta.get("crew_speed_kmh", DEFAULT_CREW_SPEED_KMH), "crew_speed_kmh")
+        self.travel_factor = _minutes(meta.get("travel_factor", DEFAULT_TRAVEL_FACTOR), "travel_factor")
+        self.xy = node_coordinates(topo, model, None)
+        self.job_xy = _fill_xy(_element_xy(topo, self.xy, self.positions), self.xy, "faulted elements")
+        self.switched = [None if sw is None else _switch_arrays(topo, sw, lab)
+                         for sw, lab in zip(switched, self.labels)]
+        if self.ok:             # the arrays of the kernel that gives steps 2 and 3 per subset
+            self.iv = _fault_intervals(topo, self.a, self.positions)
+            self.is_node = np.asarray(topo.elem_is_node, np.int64)[self.positions]
+            self.node_at = np.ascontiguousarray(self.a.node_at, np.int64)
+            sw = [(np.zeros(0, np.int64), np.zeros(0)) if x is None else x for x in self.switched]
+            self.sw_ptr = np.zeros(len(sw) + 1, np.int64)
+            np.cumsum([len(n) for n, _ in sw], out=self.sw_ptr[1:])
+            self.sw_nodes = np.concatenate([n for n, _ in sw]) if sw else np.zeros(0, np.int64)
+            self.sw_rmin = np.concatenate([r for _, r in sw]) if sw else np.zeros(0)
+            self.crit_cols = np.asarray([CLASS_ORDER.index(c) for c in topo.critical_classes], np.int64)
+            self.ws = np.full(topo.n_node, -1, np.int64)
+
+    def read_crews(self, crews) -> _Crews:
+        """The crews as :func:`plan_restoration` reads them (a number or a list of dicts)."""
+        return _read_crews(self.topo, crews, self.xy, self.speed_kmh)
+
+    def plan(self, jobs, start_min, crews: _Crews, strategy: str, strategy_options=None) -> _Replan:
+        """Plan the repair of faults ``jobs`` (indices into the faults given, in job order) whose
+        outages began at ``start_min`` (<= 0), by ``crews``."""
+        topo = self.topo
+        jobs = np.asarray(jobs, np.int64)
+        fstart = np.asarray(start_min, np.float64)
+        if (fstart > 0).any():
+            raise PlanInputError("start_min must be <= 0: an outage must have begun at or before the planning "
+                                 "instant")
+        # steps 2 and 3 (_outage_radial, _node_data) in one kernel: precedence and per-job sums
+        J = len(jobs)
+        parent = np.empty(J, np.int64)
+        weight, customers = np.zeros(J), np.zeros(J)
+        crit_by_class = np.zeros((J, len(CLASS_ORDER)))
+        _radial_jobs(jobs, self.iv, self.is_node, self.node_at, self.sw_ptr, self.sw_nodes, self.sw_rmin, fstart,
+                     topo.node_weighted, topo.node_cust, topo.node_class, self.crit_cols, self.ws,
+                     parent, weight, customers, crit_by_class)
+        job_xy = self.job_xy[jobs]
+        labels = [self.labels[i] for i in jobs.tolist()]
+        # make_problem's problem without its checks: every input was checked in __init__ / read_crews
+        # or is built here from checked data (weights >= 0, parent a forest, crews available >= 0)
+        problem = ScheduleProblem._trusted(
+            x_km=job_xy[:, 0], y_km=job_xy[:, 1], repair_min=self.repair[jobs], weight=weight,
+            customers=customers, critical_by_class=crit_by_class, parent=parent,
+            crew_x_km=crews.xy[:, 0], crew_y_km=crews.xy[:, 1], crew_speed_kmh=crews.speed_kmh,
+            crew_available_from_min=crews.available_from_min, crew_shift_end_min=crews.shift_end_min,
+            travel_factor=self.travel_factor, job_ids=np.asarray(labels, dtype=object),
+            crew_ids=np.asarray(crews.ids, dtype=object),
+        )
+        routes, travel, start, finish = _solve_times(problem, strategy, strategy_options)
+        # step 5's job ETRs: on radial operation the last repair on the path of the job's customers
+        # (_job_etr: R_j = _job_restore, for the jobs with customers waiting and the others alike)
+        job_etr = np.zeros(J)
+        _restore_times(finish, problem.parent, problem.pre_order, job_etr)
+        return _Replan(routes=tuple(routes), crew_ids=crews.ids, travel_min=travel, start_min=start,
+                       finish_min=finish, etr_min=job_etr, job_xy_km=job_xy)
+
+
+def _node_data(topo: Topology, out: _Outage, switched: dict, fstart: np.ndarray, *, extras: bool = True) -> dict:
+    """Per lost / interrupted node: owner, start, switching time; per job: weights and customers.
+
+    A lost node's switching time counts only from the plan of the fault it waits for (its owner);
+    nodes in a plan that are not lost (upstream of the fault: back by reclosing / isolation) are the
+    *extra* nodes, interrupted from the earliest such fault to the latest switching time, in order of
+    first appearance (``extras=False`` leaves them out: the schedule does not need them)."""
     J = len(out.parent)
-    eff_start = _effective_start(out.parent, fstart)
-    nodes, owner = out.nodes, out.owner
+    nodes, owner = np.ascontiguousarray(out.nodes, np.int64), np.ascontiguousarray(out.owner, np.int64)
+    jobs = list(switched)
+    sw = [(np.asarray(switched[j][0], np.int64).reshape(-1), np.asarray(switched[j][1], np.float64).reshape(-1))
+          for j in jobs]
+    sw_ptr = np.zeros(len(jobs) + 1, np.int64)
+    np.cumsum([len(x) for x, _ in sw], out=sw_ptr[1:])
+    sw_nodes = np.concatenate([x for x, _ in sw]) if sw else np.zeros(0, np.int64)
+    sw_rmin = np.concatenate([r for _, r in sw]) if sw else np.zeros(0)
+    fstart = np.ascontiguousarray(fstart, np.float64)
     sw_time = np.full(len(nodes), np.inf)
-    extra: dict[int, tuple[float, float]] = {}          # interrupted until switching only: node -> (start, end)
-    pos = {int(v): i for i, v in enumerate(nodes)} if switched else {}
-    for j, (snodes, rmin) in switched.items():
-        for v, t in zip(snodes.tolist(), rmin.tolist()):
-            i = pos.get(v)
-            if i is not None:
-                if owner[i] == j and math.isfinite(t):  # only the plan of the fault the node waits for counts
-                    sw_time[i] = min(sw_time[i], fstart[j] + t)
-            elif math.isfinite(t) and v > 0:            # upstream of the fault: back by reclosing / isolation
-                s0, e0 = extra.get(v, (math.inf, -math.inf))
-                extra[v] = (min(s0, fstart[j]), max(e0, fstart[j] + t))
-    node_start = eff_start[owner] if len(nodes) else np.zeros(0)
-    switched_mask = np.isfinite(sw_time)
-    keep = ~switched_mask
-    w = topo.node_weighted[nodes]
-    crit_cols = [CLASS_ORDER.index(c) for c in topo.critical_classes]
-    cls = topo.node_class[nodes].astype(np.float64)
+    weight, customers, customers_switched = np.zeros(J), np.zeros(J), np.zeros(J)
     crit_by_class = np.zeros((J, len(CLASS_ORDER)))
-    for c in crit_cols:
-        crit_by_class[:, c] = np.bincount(owner[keep], weights=cls[keep, c], minlength=J)
-    extra_nodes = np.fromiter(extra.keys(), np.int64, len(extra))
+    crit_cols = np.asarray([CLASS_ORDER.index(c) for c in topo.critical_classes], np.int64)
+    _node_job_sums(nodes, owner, J, sw_ptr, np.asarray(jobs, np.int64), sw_nodes, sw_rmin, fstart,
+                   topo.node_weighted, topo.node_cust, topo.node_class, crit_cols,
+                   sw_time, weight, customers, customers_switched, crit_by_class)
+    # nodes in a plan that are not lost: upstream of the fault, back by reclosing / isolation
+    extra_nodes, extra_start, extra_end = np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+    if extras and len(sw_nodes):
+        job_of = np.repeat(np.asarray(jobs, np.int64), np.diff(sw_ptr))
+        inside = np.isin(sw_nodes, nodes)
+        ex = ~inside & np.isfinite(sw_rmin) & (sw_nodes > 0)
+        if ex.any():
+            v = sw_nodes[ex]
+            uniq, first, inv = np.unique(v, return_index=True, return_inverse=True)
+            st = np.full(len(uniq), np.inf)
+            en = np.full(len(uniq), -np.inf)
+            np.minimum.at(st, inv, fstart[job_of[ex]])
+            np.maximum.at(en, inv, fstart[job_of[ex]] + sw_rmin[ex])
+            o = np.argsort(first, kind="stable")        # order of first appearance
+            extra_nodes, extra_start, extra_end = uniq[o].astype(np.int64), st[o], en[o]
+    node_start = _effective_start(out.parent, fstart)[owner] if len(nodes) else np.zeros(0)
     return {
-        "weight": np.bincount(owner[keep], weights=w[keep], minlength=J),
-        "customers": np.bincount(owner[keep], weights=topo.node_cust[nodes][keep], minlength=J),
-        "customers_switched": np.bincount(owner[switched_mask], weights=topo.node_cust[nodes][switched_mask],
-                                          minlength=J),
-        "crit_by_class": crit_by_class,
-        "node_start": node_start, "sw_time": sw_time,
-        "extra_nodes": extra_nodes,
-        "extra_start": np.asarray([extra[v][0] for v in extra_nodes.tolist()], np.float64),
-        "extra_end": np.asarray([extra[v][1] for v in extra_nodes.tolist()], np.float64),
+        "weight": weight, "customers": customers, "customers_switched": customers_switched,
+        "crit_by_class": crit_by_class, "node_start": node_start, "sw_time": sw_time,
+        "extra_nodes": extra_nodes, "extra_start": extra_start, "extra_end": extra_end,
     }
 
 
-def _assemble(*, topo, state, a, strategy, planned_at_min, start_time, out, nd, labels, positions, repair,
-              fstart, job_xy, crews: _Crews, travel_factor, crew, travel, start, finish, routes, status,
-              opts) -> RestorationPlan:
-    """Times per job -> ETR per node and outage, objective values, the plan."""
-    J = len(labels)
-    finish = np.asarray(finish, np.float64)
+def _job_etr(topo: Topology, a, out: _Outage, nd: dict, positions: np.ndarray, finish: np.ndarray):
+    """(ETR per lost node, whether it is back by switching, its ETR by repair, ETR per job)."""
+    J = len(out.parent)
     restore = _job_restore(out.parent, finish)
     nodes, owner, sw_time = out.nodes, out.owner, nd["sw_time"]
     if out.radial:
@@ -970,6 +1082,17 @@ def _assemble(*, topo, state, a, strategy, planned_at_min, start_time, out, nd, 
         np.maximum.at(last, owner[keep], repair_etr[keep])
         has = np.bincount(owner[keep], minlength=J) > 0
         job_etr[has] = last[has]
+    return etr, switched, job_etr
+
+
+def _assemble(*, topo, state, a, strategy, planned_at_min, start_time, out, nd, labels, positions, repair,
+              fstart, job_xy, crews: _Crews, travel_factor, crew, travel, start, finish, routes, status,
+              opts) -> RestorationPlan:
+    """Times per job -> ETR per node and outage, objective values, the plan."""
+    J = len(labels)
+    finish = np.asarray(finish, np.float64)
+    nodes, owner = out.nodes, out.owner
+    etr, switched, job_etr = _job_etr(topo, a, out, nd, positions, finish)
     # nodes interrupted only until switching (upstream of a fault, back by reclosing)
     all_nodes = np.concatenate([nodes, nd["extra_nodes"]]).astype(np.int64)
     all_job = np.concatenate([owner, np.full(len(nd["extra_nodes"]), -1, np.int64)])

@@ -41,6 +41,7 @@ name with :func:`register`; see :data:`STRATEGIES`.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import math
@@ -51,10 +52,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from gridsim.core.topology import _ro  # read-only contiguous array, shared helper
 from gridsim.errors import GridsimError
+# the Numba kernels (pure functions on contiguous arrays); the wrappers here check the inputs
+from gridsim.restore._schedule_kernels import (
+    _branch_and_bound, _crew_times, _ils_run, _list_order, _preorder, _recompute, _restore_times, _weighted_sum,
+    _wspt_order,
+)
 from gridsim.types import CLASS_ORDER, CustomerClass
 
 __all__ = [
@@ -92,6 +97,11 @@ def _ids_text(ids: np.ndarray, where: np.ndarray) -> str:
     bad = [str(i) for i in np.asarray(ids)[where][:10]]
     more = f" (+{int(np.count_nonzero(where)) - 10} more)" if np.count_nonzero(where) > 10 else ""
     return ", ".join(bad) + more
+
+
+#: The per-job and per-crew float arrays of a :class:`ScheduleProblem`.
+_F64_FIELDS = ("x_km", "y_km", "repair_min", "weight", "customers", "crew_x_km", "crew_y_km",
+               "crew_speed_kmh", "crew_available_from_min", "crew_shift_end_min")
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,9 +166,7 @@ class ScheduleProblem:
 
     def __post_init__(self) -> None:  # noqa: C901 - a flat list of checks reads best
         set_ = object.__setattr__
-        f64 = ("x_km", "y_km", "repair_min", "weight", "customers", "crew_x_km", "crew_y_km",
-               "crew_speed_kmh", "crew_available_from_min", "crew_shift_end_min")
-        for name in f64:
+        for name in _F64_FIELDS:
             try:
                 arr = np.asarray(getattr(self, name), dtype=np.float64).reshape(-1)
             except (TypeError, ValueError) as exc:
@@ -251,6 +259,13 @@ class ScheduleProblem:
             raise ScheduleInputError(
                 f"parent has a cycle through job(s) {_ids_text(job_ids, ~seen)}; the upstream "
                 "relation must be a forest (every chain of parents ends at -1)")
+        self._derive(pre_order, sub_size)
+
+    def _derive(self, pre_order: np.ndarray, sub_size: np.ndarray) -> None:
+        """Fill the derived arrays (preorder positions, distances, minutes per km) and make
+        every array read-only."""
+        set_ = object.__setattr__
+        J = self.repair_min.shape[0]
         pre_pos = np.empty(J, dtype=np.int64)
         pre_pos[pre_order] = np.arange(J)
         set_(self, "pre_order", pre_order)
@@ -261,33 +276,35 @@ class ScheduleProblem:
         set_(self, "dist_job_km", np.hypot(jx[:, None] - jx[None, :], jy[:, None] - jy[None, :]))
         set_(self, "dist_depot_km", np.hypot(self.crew_x_km[:, None] - jx[None, :],
                                               self.crew_y_km[:, None] - jy[None, :]))
-        set_(self, "min_per_km", tf * 60.0 / self.crew_speed_kmh)
-        for name in (*f64, "critical_by_class", "parent", "pre_order", "pre_pos", "sub_size",
+        set_(self, "min_per_km", self.travel_factor * 60.0 / self.crew_speed_kmh)
+        for name in (*_F64_FIELDS, "critical_by_class", "parent", "pre_order", "pre_pos", "sub_size",
                      "dist_job_km", "dist_depot_km", "min_per_km"):
             set_(self, name, _ro(getattr(self, name)))
+
+    @classmethod
+    def _trusted(cls, *, job_ids, crew_ids, travel_factor: float, critical_by_class, parent,
+                 **arrays) -> "ScheduleProblem":
+        """The problem the constructor makes of inputs that are known to pass its checks (one
+        finite value per job / crew, weights >= 0, ``parent`` a forest, ...), without the checks:
+        for a planner that builds many problems from data it checked once. ``arrays``: the
+        ``_F64_FIELDS``."""
+        self = object.__new__(cls)
+        set_ = object.__setattr__
+        for name in _F64_FIELDS:
+            set_(self, name, np.asarray(arrays[name], dtype=np.float64).reshape(-1))
+        set_(self, "job_ids", _ro(np.asarray(job_ids).reshape(-1)))
+        set_(self, "crew_ids", _ro(np.asarray(crew_ids).reshape(-1)))
+        set_(self, "travel_factor", float(travel_factor))
+        set_(self, "critical_by_class", np.asarray(critical_by_class, dtype=np.float64))
+        parent = np.asarray(parent, dtype=np.int64).reshape(-1)
+        set_(self, "parent", parent)
+        self._derive(*_forest_preorder(parent))
+        return self
 
 
 def _forest_preorder(parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Preorder of the forest and subtree sizes; jobs on a cycle are left out."""
-    J = parent.shape[0]
-    order = np.argsort(parent, kind="stable")
-    counts = np.bincount(parent[parent >= 0], minlength=J) if J else np.zeros(0, dtype=np.int64)
-    n_roots = int(np.count_nonzero(parent < 0))
-    indptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-    children = order[n_roots:]
-    roots = order[:n_roots]
-    pre: list[int] = []
-    stack = list(roots[::-1])
-    while stack:
-        j = stack.pop()
-        pre.append(int(j))
-        stack.extend(children[indptr[j]:indptr[j + 1]][::-1].tolist())
-    pre_order = np.asarray(pre, dtype=np.int64)
-    size = np.ones(J, dtype=np.int64)
-    for j in pre_order[::-1]:
-        if parent[j] >= 0:
-            size[parent[j]] += size[j]
-    return pre_order, size
+    return _preorder(np.ascontiguousarray(parent, dtype=np.int64))
 
 
 def _class_matrix(critical_by_class: Any, n_jobs: int) -> np.ndarray:
@@ -353,411 +370,6 @@ def make_problem(
         crew_available_from_min=avail, crew_shift_end_min=shift,
         travel_factor=travel_factor, job_ids=job_ids, crew_ids=crew_ids,
     )
-
-
-# --------------------------------------------------------------------------- kernels
-# Pure functions on contiguous arrays; the wrappers below check the inputs.
-
-@njit(cache=True)
-def _travel(k, frm, to, dist_job, dist_depot, min_per_km):
-    """Travel minutes of crew ``k`` from job ``frm`` (-1: its depot) to job ``to``."""
-    if frm < 0:
-        return dist_depot[k, to] * min_per_km[k]
-    return dist_job[frm, to] * min_per_km[k]
-
-
-@njit(cache=True)
-def _crew_times(order, crew_ptr, repair, dist_job, dist_depot, min_per_km, avail,
-                travel_out, start_out, finish_out):
-    """Travel, repair start and finish of every job of a flat assignment."""
-    for k in range(crew_ptr.shape[0] - 1):
-        t = avail[k]
-        loc = -1
-        for i in range(crew_ptr[k], crew_ptr[k + 1]):
-            j = order[i]
-            tt = _travel(k, loc, j, dist_job, dist_depot, min_per_km)
-            travel_out[j] = tt
-            start_out[j] = t + tt
-            t = t + tt + repair[j]
-            finish_out[j] = t
-            loc = j
-
-
-@njit(cache=True)
-def _restore_times(finish, parent, pre_order, out):
-    """``out[j] = max(finish[i] for i in ancestors(j) ∪ {j})`` (parents first in preorder)."""
-    for i in range(pre_order.shape[0]):
-        j = pre_order[i]
-        r = finish[j]
-        p = parent[j]
-        if p >= 0 and out[p] > r:
-            r = out[p]
-        out[j] = r
-
-
-@njit(cache=True)
-def _weighted_sum(weight, restore):
-    s = 0.0
-    for j in range(weight.shape[0]):
-        s += weight[j] * restore[j]
-    return s
-
-
-# ---- local search (state: seq[K, J] rows with lengths n[K]) ----------------------
-
-@njit(cache=True)
-def _suffix(row, start, stop, k, t0, loc0, repair, dist_job, dist_depot, min_per_km,
-            new_c, stamp, mark, changed, n_changed, old_c):
-    """Completion times of ``row[start:stop]`` for crew ``k`` starting at (t0, loc0)."""
-    t = t0
-    loc = loc0
-    for i in range(start, stop):
-        j = row[i]
-        t = t + _travel(k, loc, j, dist_job, dist_depot, min_per_km) + repair[j]
-        new_c[j] = t
-        stamp[j] = mark
-        if t != old_c[j]:
-            changed[n_changed] = j
-            n_changed += 1
-        loc = j
-    return n_changed
-
-
-@njit(cache=True)
-def _state_at(seq, k, pos, C, avail):
-    """(time, location) of crew ``k`` just before position ``pos`` of its row."""
-    if pos == 0:
-        return avail[k], -1
-    j = seq[k, pos - 1]
-    return C[j], j
-
-
-@njit(cache=True)
-def _delta(changed, n_changed, weight, parent, pre_order, pre_pos, sub_size, has_prec,
-           C, R, new_a, stamp_a, mark_a, new_b, stamp_b, mark_b, new_r, stamp_r, mark_r):
-    """Objective change when the jobs in ``changed`` get new completion times."""
-    d = 0.0
-    if not has_prec:
-        for i in range(n_changed):
-            j = changed[i]
-            c = new_b[j] if stamp_b[j] == mark_b else new_a[j]
-            d += weight[j] * (c - C[j])
-        return d
-    # insertion sort by preorder position (the list is short)
-    for i in range(1, n_changed):
-        v = changed[i]
-        m = i - 1
-        while m >= 0 and pre_pos[changed[m]] > pre_pos[v]:
-            changed[m + 1] = changed[m]
-            m -= 1
-        changed[m + 1] = v
-    end = -1
-    for i in range(n_changed):
-        s = pre_pos[changed[i]]
-        if s < end:
-            continue                      # inside a subtree already recomputed
-        end = s + sub_size[changed[i]]
-        for pos in range(s, end):
-            j = pre_order[pos]
-            if stamp_b[j] == mark_b:
-                c = new_b[j]
-            elif stamp_a[j] == mark_a:
-                c = new_a[j]
-            else:
-                c = C[j]
-            p = parent[j]
-            if p >= 0:
-                rp = new_r[p] if stamp_r[p] == mark_r else R[p]
-                if rp > c:
-                    c = rp
-            new_r[j] = c
-            stamp_r[j] = mark_r
-            d += weight[j] * (c - R[j])
-    return d
-
-
-@njit(cache=True)
-def _recompute(seq, n, C, R, crew_of, pos_of, repair, weight, parent, pre_order,
-               dist_job, dist_depot, min_per_km, avail):
-    """Full recomputation of C, R, crew_of, pos_of; returns the objective."""
-    for k in range(n.shape[0]):
-        t = avail[k]
-        loc = -1
-        for i in range(n[k]):
-            j = seq[k, i]
-            t = t + _travel(k, loc, j, dist_job, dist_depot, min_per_km) + repair[j]
-            C[j] = t
-            crew_of[j] = k
-            pos_of[j] = i
-            loc = j
-    _restore_times(C, parent, pre_order, R)
-    return _weighted_sum(weight, R)
-
-
-@njit(cache=True)
-def _local_search_run(seq, n, C, R, crew_of, pos_of, state, max_evals, max_moves,
-                      repair, weight, parent, pre_order, pre_pos, sub_size, has_prec,
-                      dist_job, dist_depot, min_per_km, avail):
-    """Best-improvement-per-job local search with relocate and swap moves.
-
-    ``state = [cursor, quiet, moves, mark]`` persists between calls (the Python
-    wrapper calls repeatedly to check the clock). Returns the number of move
-    evaluations done; the search is at a local optimum when ``quiet >= J``.
-    """
-    J = C.shape[0]
-    K = n.shape[0]
-    new_a = np.empty(J)
-    new_b = np.empty(J)
-    new_r = np.empty(J)
-    stamp_a = np.zeros(J, dtype=np.int64)
-    stamp_b = np.zeros(J, dtype=np.int64)
-    stamp_r = np.zeros(J, dtype=np.int64)
-    changed = np.empty(2 * J + 2, dtype=np.int64)
-    changed_a = np.empty(J + 1, dtype=np.int64)
-    row_a = np.empty(J + 1, dtype=np.int64)
-    row_b = np.empty(J + 1, dtype=np.int64)
-    obj = _weighted_sum(weight, R)
-    cursor, quiet, moves, mark = state[0], state[1], state[2], state[3]
-    evals = 0
-    while evals < max_evals and quiet < J and moves < max_moves:
-        j = cursor
-        cursor = (cursor + 1) % J
-        a = crew_of[j]
-        p = pos_of[j]
-        na = n[a]
-        tol = 1e-9 * (1.0 + abs(obj))
-        best_d = -tol
-        best_kind = -1                    # 0 relocate, 1 swap
-        best_b = -1
-        best_q = -1
-        # --- relocate to another crew: crew a without j is the same for all targets
-        mark += 1
-        mark_a = mark
-        for i in range(p, na - 1):
-            row_a[i] = seq[a, i + 1]
-        t0, l0 = _state_at(seq, a, p, C, avail)
-        n_a = _suffix(row_a, p, na - 1, a, t0, l0, repair, dist_job, dist_depot, min_per_km,
-                      new_a, stamp_a, mark_a, changed_a, 0, C)
-        for b in range(K):
-            if b == a:
-                continue
-            nb = n[b]
-            for q in range(nb + 1):
-                mark += 1
-                for i in range(n_a):      # _delta reorders `changed`: start from the saved A part
-                    changed[i] = changed_a[i]
-                row_b[q] = j
-                for i in range(q, nb):
-                    row_b[i + 1] = seq[b, i]
-                t0, l0 = _state_at(seq, b, q, C, avail)
-                nc = _suffix(row_b, q, nb + 1, b, t0, l0, repair, dist_job, dist_depot, min_per_km,
-                             new_b, stamp_b, mark, changed, n_a, C)
-                d = _delta(changed, nc, weight, parent, pre_order, pre_pos, sub_size, has_prec,
-                           C, R, new_a, stamp_a, mark_a, new_b, stamp_b, mark, new_r, stamp_r, mark)
-                evals += 1
-                if d < best_d:
-                    best_d, best_kind, best_b, best_q = d, 0, b, q
-        # --- relocate within crew a: remove p, insert at q (q indexes the new row)
-        for q in range(na):
-            if q == p:
-                continue
-            mark += 1
-            s = min(p, q)
-            e = max(p, q)
-            for i in range(s, e + 1):
-                row_b[i] = seq[a, i]
-            if q < p:
-                row_b[q] = j
-                for i in range(q, p):
-                    row_b[i + 1] = seq[a, i]
-            else:
-                for i in range(p, q):
-                    row_b[i] = seq[a, i + 1]
-                row_b[q] = j
-            t0, l0 = _state_at(seq, a, s, C, avail)
-            nc = _suffix(row_b, s, e + 1, a, t0, l0, repair, dist_job, dist_depot, min_per_km,
-                         new_b, stamp_b, mark, changed, 0, C)
-            if e + 1 < na:   # jobs after the window: shifted by the change of the window end
-                t1 = new_b[row_b[e]]
-                l1 = row_b[e]
-                for i in range(e + 1, na):
-                    row_b[i] = seq[a, i]
-                nc = _suffix(row_b, e + 1, na, a, t1, l1, repair, dist_job, dist_depot,
-                             min_per_km, new_b, stamp_b, mark, changed, nc, C)
-            d = _delta(changed, nc, weight, parent, pre_order, pre_pos, sub_size, has_prec,
-                       C, R, new_a, stamp_a, -1, new_b, stamp_b, mark, new_r, stamp_r, mark)
-            evals += 1
-            if d < best_d:
-                best_d, best_kind, best_b, best_q = d, 2, a, q
-        # --- swap j with every other job (same or other crew)
-        for j2 in range(J):
-            if j2 == j:
-                continue
-            b = crew_of[j2]
-            q = pos_of[j2]
-            mark += 1
-            if b != a:
-                for i in range(p, na):
-                    row_a[i] = seq[a, i]
-                row_a[p] = j2
-                t0, l0 = _state_at(seq, a, p, C, avail)
-                nc = _suffix(row_a, p, na, a, t0, l0, repair, dist_job, dist_depot, min_per_km,
-                             new_b, stamp_b, mark, changed, 0, C)
-                nb = n[b]
-                for i in range(q, nb):
-                    row_b[i] = seq[b, i]
-                row_b[q] = j
-                t0, l0 = _state_at(seq, b, q, C, avail)
-                nc = _suffix(row_b, q, nb, b, t0, l0, repair, dist_job, dist_depot, min_per_km,
-                             new_b, stamp_b, mark, changed, nc, C)
-            else:
-                s = min(p, q)
-                for i in range(s, na):
-                    row_b[i] = seq[a, i]
-                row_b[p] = j2
-                row_b[q] = j
-                t0, l0 = _state_at(seq, a, s, C, avail)
-                nc = _suffix(row_b, s, na, a, t0, l0, repair, dist_job, dist_depot, min_per_km,
-                             new_b, stamp_b, mark, changed, 0, C)
-            d = _delta(changed, nc, weight, parent, pre_order, pre_pos, sub_size, has_prec,
-                       C, R, new_a, stamp_a, -1, new_b, stamp_b, mark, new_r, stamp_r, mark)
-            evals += 1
-            if d < best_d:
-                best_d, best_kind, best_b, best_q = d, 1, j2, -1
-        if best_kind < 0:
-            quiet += 1
-            continue
-        # --- apply the best move and recompute exactly (rare compared to evaluations)
-        if best_kind == 0:
-            for i in range(p, na - 1):
-                seq[a, i] = seq[a, i + 1]
-            n[a] = na - 1
-            b = best_b
-            for i in range(n[b], best_q, -1):
-                seq[b, i] = seq[b, i - 1]
-            seq[b, best_q] = j
-            n[b] += 1
-        elif best_kind == 2:
-            q = best_q
-            if q < p:
-                for i in range(p, q, -1):
-                    seq[a, i] = seq[a, i - 1]
-            else:
-                for i in range(p, q):
-                    seq[a, i] = seq[a, i + 1]
-            seq[a, q] = j
-        else:
-            j2 = best_b
-            b = crew_of[j2]
-            q = pos_of[j2]
-            seq[a, p] = j2
-            seq[b, q] = j
-        new_obj = _recompute(seq, n, C, R, crew_of, pos_of, repair, weight, parent, pre_order,
-                             dist_job, dist_depot, min_per_km, avail)
-        obj = new_obj
-        moves += 1
-        quiet = 0
-    state[0], state[1], state[2], state[3] = cursor, quiet, moves, mark
-    return evals
-
-
-# ---- exact branch and bound ----------------------------------------------------
-
-@njit(cache=True)
-def _bound(assigned, C, k_cur, t_cur, loc_cur, K, repair, weight, parent, pre_order,
-           dist_job, dist_depot, min_per_km, avail, lb_c, lb_r):
-    """Lower bound: unassigned jobs finish no earlier than on their best free crew."""
-    J = C.shape[0]
-    for j in range(J):
-        if assigned[j]:
-            lb_c[j] = C[j]
-        else:
-            best = t_cur + _travel(k_cur, loc_cur, j, dist_job, dist_depot, min_per_km) + repair[j]
-            for k in range(k_cur + 1, K):
-                v = avail[k] + dist_depot[k, j] * min_per_km[k] + repair[j]
-                if v < best:
-                    best = v
-            lb_c[j] = best
-    _restore_times(lb_c, parent, pre_order, lb_r)
-    return _weighted_sum(weight, lb_r)
-
-
-@njit(cache=True)
-def _branch_and_bound(upper, best_seq, repair, weight, parent, pre_order,
-                      dist_job, dist_depot, min_per_km, avail):
-    """Exact search over all per-crew sequences (depth-first, bounded).
-
-    A leaf is a string of the J jobs with K-1 crew separators; every schedule
-    without idle time appears exactly once. ``best_seq`` (length J+K-1, -1 =
-    separator) holds the incumbent and is overwritten by better leaves.
-    Returns (best objective, nodes visited).
-    """
-    J = repair.shape[0]
-    K = avail.shape[0]
-    L = J + K - 1
-    assigned = np.zeros(J, dtype=np.bool_)
-    C = np.zeros(J)
-    lb_c = np.empty(J)
-    lb_r = np.empty(J)
-    choice = np.full(L + 1, -1, dtype=np.int64)
-    taken = np.zeros(L + 1, dtype=np.bool_)
-    sv_k = np.zeros(L + 1, dtype=np.int64)
-    sv_t = np.zeros(L + 1)
-    sv_loc = np.zeros(L + 1, dtype=np.int64)
-    cur = np.full(L, -1, dtype=np.int64)
-    best = upper
-    k = 0
-    t = avail[0]
-    loc = -1
-    n_done = 0
-    nodes = 0
-    d = 0
-    while d >= 0:
-        if taken[d]:                      # undo the previous choice at this level
-            c = choice[d]
-            if c < J:
-                assigned[c] = False
-                n_done -= 1
-            k, t, loc = sv_k[d], sv_t[d], sv_loc[d]
-            taken[d] = False
-        choice[d] += 1
-        c = choice[d]
-        if c > J:
-            d -= 1
-            continue
-        if c < J:
-            if assigned[c]:
-                continue
-            fin = t + _travel(k, loc, c, dist_job, dist_depot, min_per_km) + repair[c]
-            assigned[c] = True
-            C[c] = fin
-            n_done += 1
-            sv_k[d], sv_t[d], sv_loc[d] = k, t, loc
-            taken[d] = True
-            k_next, t_next, loc_next = k, fin, c
-        else:
-            if k == K - 1:
-                continue
-            sv_k[d], sv_t[d], sv_loc[d] = k, t, loc
-            taken[d] = True
-            k_next, t_next, loc_next = k + 1, avail[k + 1], -1
-        nodes += 1
-        cur[d] = c if c < J else -1
-        lb = _bound(assigned, C, k_next, t_next, loc_next, K, repair, weight, parent, pre_order,
-                    dist_job, dist_depot, min_per_km, avail, lb_c, lb_r)
-        if n_done == J:                   # leaf: the bound is the exact objective
-            if lb < best:
-                best = lb
-                for i in range(L):
-                    best_seq[i] = cur[i] if i <= d else -1
-            continue
-        if lb >= best - 1e-12 * abs(best):
-            continue
-        k, t, loc = k_next, t_next, loc_next
-        d += 1
-        choice[d] = -1
-        taken[d] = False
-    return best, nodes
 
 
 # --------------------------------------------------------------------------- schedule
@@ -848,6 +460,38 @@ def _check_assignment(problem: ScheduleProblem, assignment: Sequence[Sequence[in
     return np.ascontiguousarray(order), crew_ptr
 
 
+def _flat_assignment(problem: ScheduleProblem, assignment: Sequence[Sequence[int]]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """``(order, crew_ptr)`` of an assignment as :func:`_check_assignment` gives it, quicker in the
+    common case (integer job lists, one per crew, every job once); anything else goes through
+    :func:`_check_assignment` (which raises the errors)."""
+    J, K = problem.n_jobs, problem.n_crews
+    try:
+        lens = [len(s) for s in assignment] if len(assignment) == K else None
+    except TypeError:
+        lens = None
+    if lens is not None and J > 0 and sum(lens) == J:
+        flat = np.asarray([x for s in assignment for x in s])
+        if flat.ndim == 1 and flat.dtype.kind in "iu":
+            order = flat.astype(np.int64)
+            if order.min() >= 0 and order.max() < J and bool((np.bincount(order, minlength=J) == 1).all()):
+                crew_ptr = np.zeros(K + 1, dtype=np.int64)
+                np.cumsum(lens, out=crew_ptr[1:])
+                return order, crew_ptr
+    return _check_assignment(problem, assignment)
+
+
+def _job_times(problem: ScheduleProblem, order: np.ndarray, crew_ptr: np.ndarray):
+    """Travel, repair start and finish per job of a flat assignment."""
+    J = problem.n_jobs
+    travel = np.zeros(J)
+    start = np.zeros(J)
+    finish = np.zeros(J)
+    _crew_times(order, crew_ptr, problem.repair_min, problem.dist_job_km, problem.dist_depot_km,
+                problem.min_per_km, problem.crew_available_from_min, travel, start, finish)
+    return travel, start, finish
+
+
 def evaluate(problem: ScheduleProblem, assignment: Sequence[Sequence[int]], *,
              strategy: str = "") -> Schedule:
     """Times and objective values of ``assignment`` (per crew, its ordered jobs).
@@ -857,14 +501,10 @@ def evaluate(problem: ScheduleProblem, assignment: Sequence[Sequence[int]], *,
     downstream job may be repaired before its upstream job (parallel work);
     its customers come back at ``R_j = max(C_i, i in ancestors(j) ∪ {j})``.
     """
-    order, crew_ptr = _check_assignment(problem, assignment)
+    order, crew_ptr = _flat_assignment(problem, assignment)
     J = problem.n_jobs
-    travel = np.zeros(J)
-    start = np.zeros(J)
-    finish = np.zeros(J)
+    travel, start, finish = _job_times(problem, order, crew_ptr)
     restore = np.zeros(J)
-    _crew_times(order, crew_ptr, problem.repair_min, problem.dist_job_km, problem.dist_depot_km,
-                problem.min_per_km, problem.crew_available_from_min, travel, start, finish)
     _restore_times(finish, problem.parent, problem.pre_order, restore)
     crew = np.repeat(np.arange(problem.n_crews), np.diff(crew_ptr))
     crew_of = np.empty(J, dtype=np.int64)
@@ -907,23 +547,46 @@ def register(name: str) -> Callable[[Callable[..., Assignment]], Callable[..., A
     return deco
 
 
-def solve(problem: ScheduleProblem, strategy: str = "wspt", *,
-          options: Mapping[str, Any] | None = None) -> Schedule:
-    """Run the strategy registered as ``strategy`` and evaluate its assignment."""
+def _strategy(strategy: str, options: Mapping[str, Any] | None) -> tuple[Callable[..., Assignment], dict]:
+    """The strategy registered as ``strategy`` and its options, checked against its signature."""
     try:
         fn = STRATEGIES[strategy]
     except KeyError:
         raise UnknownStrategyError(
             f"unknown scheduling strategy {strategy!r}; known: {', '.join(sorted(STRATEGIES))}") from None
     opts = dict(options or {})
-    try:
-        inspect.signature(fn).bind(problem, **opts)
-    except TypeError:
+    if not _takes_options(fn, tuple(opts)):
         allowed = [p for p in list(inspect.signature(fn).parameters)[1:]]
         raise ScheduleInputError(
             f"strategy {strategy!r} does not take option(s) {sorted(set(opts) - set(allowed))}; "
-            f"it accepts {allowed or 'none'}") from None
+            f"it accepts {allowed or 'none'}")
+    return fn, opts
+
+
+@functools.lru_cache(maxsize=256)
+def _takes_options(fn: Callable, names: tuple[str, ...]) -> bool:
+    try:
+        inspect.signature(fn).bind(None, **dict.fromkeys(names))
+    except TypeError:
+        return False
+    return True
+
+
+def solve(problem: ScheduleProblem, strategy: str = "wspt", *,
+          options: Mapping[str, Any] | None = None) -> Schedule:
+    """Run the strategy registered as ``strategy`` and evaluate its assignment."""
+    fn, opts = _strategy(strategy, options)
     return evaluate(problem, fn(problem, **opts), strategy=strategy)
+
+
+def _solve_times(problem: ScheduleProblem, strategy: str, options: Mapping[str, Any] | None = None):
+    """:func:`solve` without the :class:`Schedule`: ``(routes, travel_min, start_min, finish_min)``
+    (the same numbers), for planners that solve many small problems."""
+    fn, opts = _strategy(strategy, options)
+    order, crew_ptr = _flat_assignment(problem, fn(problem, **opts))
+    travel, start, finish = _job_times(problem, order, crew_ptr)
+    routes = [order[crew_ptr[k]:crew_ptr[k + 1]] for k in range(problem.n_crews)]
+    return routes, travel, start, finish
 
 
 def _resolve_start(problem: ScheduleProblem, start: str | Sequence[Sequence[int]]) -> Assignment:
@@ -959,18 +622,13 @@ def _upstream_first(problem: ScheduleProblem, priority: np.ndarray) -> np.ndarra
 
 def _list_schedule(problem: ScheduleProblem, priority: np.ndarray) -> Assignment:
     """Give each job, in ``priority`` order, to the crew that can finish it earliest."""
-    K = problem.n_crews
-    free = problem.crew_available_from_min.astype(np.float64).copy()
-    loc = np.full(K, -1, dtype=np.int64)
-    ks = np.arange(K)
-    out: Assignment = [[] for _ in range(K)]
-    for j in priority:
-        dist = np.where(loc < 0, problem.dist_depot_km[:, j], problem.dist_job_km[np.maximum(loc, 0), j])
-        fin = free + dist * problem.min_per_km + problem.repair_min[j]
-        k = int(ks[np.argmin(fin)])
-        out[k].append(int(j))
-        free[k] = fin[k]
-        loc[k] = j
+    priority = np.ascontiguousarray(priority, dtype=np.int64)
+    crew = np.empty(priority.shape[0], dtype=np.int64)
+    _list_order(priority, problem.crew_available_from_min, problem.repair_min, problem.dist_job_km,
+                problem.dist_depot_km, problem.min_per_km, crew)
+    out: Assignment = [[] for _ in range(problem.n_crews)]
+    for j, k in zip(priority.tolist(), crew.tolist()):
+        out[k].append(j)
     return out
 
 
@@ -1021,37 +679,13 @@ def schedule_wspt(problem: ScheduleProblem) -> Assignment:
     out: Assignment = [[] for _ in range(K)]
     if J == 0:
         return out
-    parent, w, p = problem.parent, problem.weight, problem.repair_min
-    free = problem.crew_available_from_min.astype(np.float64).copy()
-    loc = np.full(K, -1, dtype=np.int64)
-    dispatched = np.zeros(J, dtype=bool)
-    restore = np.zeros(J)
-    sub_w = problem.subtree_sum(w)
-    sub_p = problem.subtree_sum(p) - p
-    has_parent = parent >= 0
-    par = np.maximum(parent, 0)
-    for _ in range(J):
-        k = int(np.argmin(free))
-        now = free[k]
-        ready = ~dispatched & (~has_parent | dispatched[par])
-        cand = np.flatnonzero(ready)
-        dist = problem.dist_depot_km[k, cand] if loc[k] < 0 else problem.dist_job_km[loc[k], cand]
-        fin = now + dist * problem.min_per_km[k] + p[cand]
-        rel = np.where(has_parent[cand], np.maximum(fin, restore[par[cand]]), fin)
-        dt = np.maximum(rel - now, 1e-9)
-        score = np.maximum(w[cand] / dt, sub_w[cand] / (dt + sub_p[cand]))
-        i = int(np.argmax(score))
-        j = int(cand[i])
+    job = np.empty(J, dtype=np.int64)
+    crew = np.empty(J, dtype=np.int64)
+    _wspt_order(problem.parent, problem.pre_order, problem.weight, problem.repair_min,
+                problem.crew_available_from_min, problem.dist_job_km, problem.dist_depot_km, problem.min_per_km,
+                job, crew)
+    for j, k in zip(job.tolist(), crew.tolist()):
         out[k].append(j)
-        dispatched[j] = True
-        restore[j] = rel[i]
-        free[k] = fin[i]
-        loc[k] = j
-        a = int(parent[j])
-        while a >= 0:                     # j leaves the undispatched part of its ancestors' subtrees
-            sub_w[a] -= w[j]
-            sub_p[a] -= p[j]
-            a = int(parent[a])
     return out
 
 
@@ -1063,33 +697,20 @@ def _kernel_args(problem: ScheduleProblem) -> tuple:
             problem.min_per_km, problem.crew_available_from_min)
 
 
-def _descend(problem: ScheduleProblem, init: Assignment, t_end: float, max_moves: int) -> Assignment:
-    """Local search from ``init`` until a local optimum, ``max_moves`` moves or the clock ``t_end``."""
-    J, K = problem.n_jobs, problem.n_crews
+def _seq_arrays(init: Assignment, J: int, K: int) -> tuple[np.ndarray, np.ndarray]:
     seq = np.full((K, J + 1), -1, dtype=np.int64)
     n = np.zeros(K, dtype=np.int64)
     for k, s in enumerate(init):
         seq[k, :len(s)] = s
         n[k] = len(s)
-    C = np.zeros(J)
-    R = np.zeros(J)
-    crew_of = np.zeros(J, dtype=np.int64)
-    pos_of = np.zeros(J, dtype=np.int64)
-    (repair, weight, parent, pre_order, pre_pos, sub_size, has_prec, dist_job, dist_depot,
-     min_per_km, avail) = _kernel_args(problem)
-    _recompute(seq, n, C, R, crew_of, pos_of, repair, weight, parent, pre_order,
-               dist_job, dist_depot, min_per_km, avail)
-    state = np.zeros(4, dtype=np.int64)
-    chunk = 20_000                         # move evaluations between clock checks
-    while state[1] < J and state[2] < max_moves and time.perf_counter() < t_end:
-        _local_search_run(seq, n, C, R, crew_of, pos_of, state, chunk, max_moves, repair, weight,
-                          parent, pre_order, pre_pos, sub_size, has_prec, dist_job, dist_depot,
-                          min_per_km, avail)
-    return [seq[k, :n[k]].tolist() for k in range(K)]
+    return seq, n
 
 
 def _kick(assignment: Assignment, rng: np.random.Generator, n_moves: int) -> Assignment:
-    """Perturb: move ``n_moves`` random jobs to random positions of random crews."""
+    """Perturb: move ``n_moves`` random jobs to random positions of random crews.
+
+    (The reference of the kick that :func:`_ils_run` does in Numba on the generator's raw words;
+    kept for the tests.)"""
     rows = [list(s) for s in assignment]
     for _ in range(n_moves):
         a = int(rng.choice([k for k, r in enumerate(rows) if r]))
@@ -1097,6 +718,16 @@ def _kick(assignment: Assignment, rng: np.random.Generator, n_moves: int) -> Ass
         b = int(rng.integers(len(rows)))
         rows[b].insert(int(rng.integers(len(rows[b]) + 1)), j)
     return rows
+
+
+def _raw_words(rng: np.random.Generator, n_words: int) -> np.ndarray:
+    """The next ``n_words`` 32-bit outputs of ``rng`` (PCG64 gives the low, then the high half of
+    each 64-bit output), for :func:`_ils_run` to replay ``rng.integers`` on."""
+    raw = rng.bit_generator.random_raw((n_words + 1) // 2)
+    out = np.empty(raw.shape[0] * 2, dtype=np.uint32)
+    out[0::2] = raw & np.uint64(0xFFFFFFFF)
+    out[1::2] = raw >> np.uint64(32)
+    return out
 
 
 @register("local_search")
@@ -1113,23 +744,53 @@ def schedule_local_search(problem: ScheduleProblem, *, start: str | Sequence[Seq
     (a few random relocations, ``seed``-ed) are each followed by a new descent
     and kept if better (iterated local search; on big instances the first
     descent usually uses all the time). Never worse than the start.
+
+    The whole search runs in one Numba kernel (:func:`_ils_run`) that returns every
+    20,000 move evaluations for the clock to be checked; the kicks draw from
+    ``numpy.random.default_rng(seed)`` exactly as :func:`_kick` does.
     """
-    J = problem.n_jobs
+    J, K = problem.n_jobs, problem.n_crews
     init = _resolve_start(problem, start)
     if J < 2:
         return init
-    t_end = time.perf_counter() + float(time_limit_s)
-    best = _descend(problem, init, t_end, max_moves)
-    best_val = evaluate(problem, best).weighted_cmi
+    (repair, weight, parent, pre_order, pre_pos, sub_size, has_prec, dist_job, dist_depot,
+     min_per_km, avail) = _kernel_args(problem)
+    seq, n = _seq_arrays(init, J, K)
+    best_seq, best_n = seq.copy(), n.copy()
+    C, R = np.zeros(J), np.zeros(J)
+    crew_of, pos_of = np.zeros(J, dtype=np.int64), np.zeros(J, dtype=np.int64)
+    init_val = float(_recompute(seq, n, C, R, crew_of, pos_of, repair, weight, parent, pre_order,
+                                dist_job, dist_depot, min_per_km, avail))
+    ls_state = np.zeros(4, dtype=np.int64)
+    ils = np.zeros(3, dtype=np.int64)           # phase, kicks done, word cursor
+    best_val = np.zeros(1)
+    kicks = max(int(kicks), 0)
     rng = np.random.default_rng(seed)
-    for _ in range(int(kicks)):
-        if time.perf_counter() >= t_end:
+    words = _raw_words(rng, 16 * kicks + 16)    # a kick draws at most 13 numbers, rejections aside
+    chunk = 20_000                              # move evaluations between clock checks
+    # a first call on copies that does nothing (no descent, no kick): the kernel is compiled or
+    # loaded from the cache now, not on the clock of the time limit
+    _ils_run(seq.copy(), n.copy(), best_seq.copy(), best_n.copy(), C.copy(), R.copy(), crew_of.copy(),
+             pos_of.copy(), ls_state.copy(), ils.copy(), best_val.copy(), words, 0, 0, 0, repair, weight,
+             parent, pre_order, pre_pos, sub_size, has_prec, dist_job, dist_depot, min_per_km, avail)
+    t_end = time.perf_counter() + float(time_limit_s)
+    while True:
+        if time.perf_counter() >= t_end:        # the descent under way ends here, as a finished one
+            if ils[0] in (0, 1):
+                val = float(_weighted_sum(weight, R))
+                if ils[0] == 0 or val < best_val[0]:
+                    best_val[0] = val
+                    best_seq[:], best_n[:] = seq, n
             break
-        cand = _descend(problem, _kick(best, rng, int(rng.integers(2, 4))), t_end, max_moves)
-        val = evaluate(problem, cand).weighted_cmi
-        if val < best_val:
-            best, best_val = cand, val
-    if best_val <= evaluate(problem, init).weighted_cmi:
+        status = _ils_run(seq, n, best_seq, best_n, C, R, crew_of, pos_of, ls_state, ils, best_val, words,
+                          kicks, int(max_moves), chunk, repair, weight, parent, pre_order, pre_pos, sub_size,
+                          has_prec, dist_job, dist_depot, min_per_km, avail)
+        if status == 1:
+            break
+        if status == 2:
+            words = np.concatenate([words, _raw_words(rng, 16 * kicks + 16)])
+    best = [best_seq[k, :best_n[k]].tolist() for k in range(K)]
+    if float(best_val[0]) <= init_val:
         return best
     return init                           # guard against float noise: never worse than start
 

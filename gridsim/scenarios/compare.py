@@ -3,9 +3,12 @@
 :func:`compare_strategies` simulates every strategy on the **same** storms:
 run ``i`` draws its faults from ``default_rng([seed, i])`` only
 (:func:`gridsim.scenarios.simulate.scenario_storm`), and one task simulates all
-strategies of one run on that one storm (the FLISR plans are shared too). So
-the per-run differences between strategies are *paired* and their spread is
-much smaller than the spread of the indices across storms.
+strategies of one run on that one storm (the storm's FLISR plans, interruption
+intervals and crew re-planner are made once and shared; each strategy only
+schedules the crews and sums up who was out how long). So the per-run
+differences between strategies are *paired* and their spread is much smaller
+than the spread of the indices across storms. The figures are those
+:func:`~gridsim.scenarios.run_scenario` gives for the same run and strategy.
 
 The summary gives, per strategy and metric, the mean over runs and the mean
 paired difference to the **first** strategy with a 95 % interval:
@@ -16,9 +19,10 @@ paired difference to the **first** strategy with a 95 % interval:
 Executors: ``executor=None`` runs the tasks one after another in this process;
 any object with ``map(fn, iterable)`` returning results in order works
 (``concurrent.futures.ProcessPoolExecutor``, ``ThreadPoolExecutor``; a Dask
-adapter can wrap ``client.map`` + ``client.gather``). Tasks are one per run
-and depend only on (scenario, strategies, run, seed), and the table is sorted
-by (run, strategy order), so the results are identical whatever the executor.
+adapter can wrap ``client.map`` + ``client.gather``). Tasks are a few runs each
+(up to 8, about 4 tasks per worker at least) and depend only on (scenario,
+strategies, runs, seed), and the table is sorted by (run, strategy order), so
+the results are identical whatever the executor.
 Each worker process loads and compiles the model once (cached per process).
 """
 from __future__ import annotations
@@ -63,26 +67,35 @@ def _storm_text(storm, labels) -> str:
 
 
 def _task(args: tuple) -> list[dict]:
-    """All strategies on run ``run`` (module level: picklable for process executors)."""
-    from gridsim.scenarios.simulate import RECLOSE_S, _Prepared, _simulate, scenario_context, scenario_storm
+    """All strategies on run ``run`` (module level: picklable for process executors). The storm, its
+    FLISR plans and the crews' re-planner are made once and shared by the strategies; each strategy
+    then only schedules the crews and sums up who was out how long (the figures of
+    :func:`~gridsim.scenarios.run_scenario`, without its frames)."""
+    from gridsim.scenarios.simulate import RECLOSE_S, _compare_row, _Prepared, scenario_context, scenario_storm
 
     scenario, strategies, run, seed, replan, strategy_options = args
     ctx = scenario_context(scenario)
     storm = scenario_storm(scenario, run, seed=seed, ctx=ctx)
     prep = _Prepared(scenario, storm, ctx, RECLOSE_S)
+    faults = _storm_text(storm, prep.labels)
     rows = []
     for k, strat in enumerate(strategies):
-        res = _simulate(prep, strat, replan=replan, strategy_options=strategy_options)
-        ind = res.indices
-        row = {"run": int(run), "strategy": strat, "strategy_order": k, "n_faults": len(res.storm),
-               "faults": _storm_text(res.storm, res.storm.labels(ctx.topo)),
-               "saidi": float(ind.saidi), "saifi": float(ind.saifi), "maifi": float(ind.maifi),
-               "cmi": float(ind.cmi), "weighted_cmi": float(res.weighted_cmi)}
-        for c, h in res.critical_hours_by_class.items():
+        res = _compare_row(prep, strat, replan=replan, strategy_options=strategy_options)
+        row = {"run": int(run), "strategy": strat, "strategy_order": k, "n_faults": len(storm),
+               "faults": faults, "saidi": float(res["saidi"]), "saifi": float(res["saifi"]),
+               "maifi": float(res["maifi"]), "cmi": float(res["cmi"]), "weighted_cmi": float(res["weighted_cmi"])}
+        for c, h in res["critical_hours_by_class"].items():
             row[f"crit_h_{c}"] = float(h)
-        row["last_restored_min"] = float(res.last_restored_min) if math.isfinite(res.last_restored_min) else math.nan
+        last = res["last_restored_min"]
+        row["last_restored_min"] = float(last) if math.isfinite(last) else math.nan
         rows.append(row)
     return rows
+
+
+def _task_runs(args: tuple) -> list[dict]:
+    """:func:`_task` for each run of ``args[2]`` (a tuple of run numbers), rows in run order."""
+    scenario, strategies, runs, seed, replan, strategy_options = args
+    return [row for r in runs for row in _task((scenario, strategies, r, seed, replan, strategy_options))]
 
 
 def _quantile(n: int) -> float:
@@ -125,6 +138,17 @@ def compare_strategies(scenario: Scenario, strategies: Sequence[str] | None = No
     ``0..runs-1``; or the run numbers; default ``scenario.runs``). ``strategies`` default to
     ``scenario.strategies``; the first is the baseline of the paired differences. ``executor``:
     None (serial, in-process) or anything with ``map(fn, iterable)``."""
+    strategies, run_list, seed = _arguments(scenario, strategies, runs, seed)
+    table = _compare_table(scenario, strategies, run_list, seed, executor=executor, replan=replan,
+                           strategy_options=strategy_options)
+    crit_cols = [c for c in table.columns if c.startswith("crit_h_")]
+    metrics = list(METRICS[:5]) + crit_cols + ["last_restored_min"]
+    summary = paired_summary(table, strategies, metrics)
+    return CompareResult(strategies=strategies, runs=run_list, baseline=strategies[0], table=table, summary=summary)
+
+
+def _arguments(scenario: Scenario, strategies, runs, seed) -> tuple[tuple[str, ...], tuple[int, ...], int]:
+    """Checked strategies, run numbers and seed of a comparison."""
     from gridsim.restore.schedule import STRATEGIES
 
     strategies = tuple(strategies if strategies is not None else scenario.strategies)
@@ -141,13 +165,25 @@ def compare_strategies(scenario: Scenario, strategies: Sequence[str] | None = No
     if not run_list or any(r < 0 for r in run_list):
         raise ScenarioError("compare_strategies: give at least one run, run numbers >= 0")
     seed = scenario.seed if seed is None else int(seed)
-    tasks = [(scenario, strategies, r, seed, replan, strategy_options) for r in run_list]
-    results = map(_task, tasks) if executor is None else executor.map(_task, tasks)
+    return strategies, run_list, seed
+
+
+def _compare_table(scenario: Scenario, strategies: tuple[str, ...], run_list: tuple[int, ...], seed: int, *,
+                   executor: Any = None, replan: bool = True, strategy_options=None) -> pd.DataFrame:
+    """The table of :func:`compare_strategies` (checked arguments; no summary: chunks of a long
+    comparison make only their table, see :func:`gridsim.scenarios.report.compare_in_chunks`)."""
+    if executor is None:
+        tasks = [(scenario, strategies, r, seed, replan, strategy_options) for r in run_list]
+        results = map(_task, tasks)
+    else:       # a few runs per task: a task's own cost (sending the scenario, scheduling) is then shared
+        workers = int(getattr(executor, "n_workers", None) or getattr(executor, "_max_workers", None) or 1)
+        size = max(1, min(8, math.ceil(len(run_list) / (4 * max(workers, 1)))))
+        tasks = [(scenario, strategies, run_list[a:a + size], seed, replan, strategy_options)
+                 for a in range(0, len(run_list), size)]
+        results = executor.map(_task_runs, tasks)
     rows = [row for part in results for row in part]
     table = pd.DataFrame(rows).sort_values(["run", "strategy_order"], kind="stable").drop(columns="strategy_order")
     table = table.reset_index(drop=True)
     crit_cols = [c for c in table.columns if c.startswith("crit_h_")]
     table[crit_cols] = table[crit_cols].fillna(0.0)
-    metrics = list(METRICS[:5]) + crit_cols + ["last_restored_min"]
-    summary = paired_summary(table, strategies, metrics)
-    return CompareResult(strategies=strategies, runs=run_list, baseline=strategies[0], table=table, summary=summary)
+    return table

@@ -236,7 +236,9 @@ def run_figures(result, topo=None) -> list[tuple[str, Any]]:
             g = sust.groupby("end", sort=True)["count"].sum().cumsum()
             total = float(sust["count"].sum())
             t_first = sust["start"].min()
-            x = [t_first] + list(g.index)
+            # a DatetimeIndex, not a list of Timestamps: plotly turns each Timestamp into a datetime,
+            # warning about the nanoseconds it drops (an error under the tests' warning filter)
+            x = pd.DatetimeIndex([t_first]).append(pd.DatetimeIndex(g.index))
             y = [0.0] + list(100.0 * g.to_numpy() / total)
             fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", line_shape="hv", name="restored",
                                        hovertemplate="%{x}<br>%{y:.1f} % back<extra></extra>"))
@@ -311,10 +313,12 @@ class ChunkedCompare:
 
 
 def _chunk_table(scenario, strategies: tuple, runs: tuple, seed) -> pd.DataFrame:
-    """One chunk of runs (module level: picklable for process pools)."""
-    from gridsim.scenarios.compare import compare_strategies
+    """One chunk of runs (module level: picklable for process pools): the table
+    :func:`compare_strategies` makes of them (its summary is made once, of all chunks)."""
+    from gridsim.scenarios.compare import _arguments, _compare_table
 
-    return compare_strategies(scenario, strategies, runs, seed=seed).table
+    strategies, runs, seed = _arguments(scenario, strategies, runs, seed)
+    return _compare_table(scenario, strategies, runs, seed)
 
 
 def _ignore_sigint() -> None:        # process-pool initializer: Ctrl-C is the parent's business

@@ -381,3 +381,27 @@ def test_meshed_ring_both_sides_trip(make_model):
     assert ("open", f"switch:{ids['s3']}") in [(s.action, s.device) for s in plan.steps]
     out = check_against_pandapower(m, plan)
     assert names(net, ids, out) == {"n6"}
+
+
+@pytest.mark.parametrize("name", ["mv_oberrhein", "sb_mvlv_urban"])
+def test_a_kept_planner_plans_as_fresh_ones(bundled_model, name):
+    """The scenario simulator keeps one planner per process for the faults of storm after storm
+    (its remembered transfer checks serve faults of the same section): its plans, in any order,
+    are those of plan_flisr with a planner of its own."""
+    from gridsim.restore.flisr import _plan_shared, _shared_planner
+
+    m = bundled_model(name)
+    topo = compile_topology(m)
+    df = sweep_single_faults(topo)
+    cand = np.flatnonzero(df.in_service.to_numpy() & (df.customers_interrupted.to_numpy() > 0))
+    rng = np.random.default_rng(5)
+    sample = rng.choice(cand, size=min(300, cand.size), replace=False)
+    sample = np.concatenate([sample, sample[:20]])          # a fault again: from the memo of its checks
+    P = _shared_planner(topo)
+    transfers = 0
+    for p in sample:
+        a, b = _plan_shared(P, int(p)), plan_flisr(topo, int(p))
+        assert repr(a.to_dict()) == repr(b.to_dict()), topo.element_label(int(p))
+        assert np.array_equal(a.nodes, b.nodes) and np.array_equal(a.restored_min, b.restored_min)
+        transfers += len(a.infeasible) + sum(s.purpose == "transfer" for s in a.steps)
+    assert transfers > 0 and P._memo      # the sample exercises transfer checks, some remembered

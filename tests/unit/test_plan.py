@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import networkx as nx
 import numpy as np
@@ -636,3 +637,118 @@ def test_cli_plan_out_of_service_fault(tmp_path, capsys):
     code, out, err = run(["plan", str(tmp_path), "--fault", "line:5", "--crews", "1"], capsys)
     assert code == 2
     assert err.startswith("error:") and "out of service" in err
+
+
+# --------------------------------------------------------------------------- the simulator's re-planner
+
+def ref_node_data(topo, out, switched, fstart):
+    """The plain-Python ``_node_data``: a dict of the lost nodes, one loop per switched node (the
+    reference of the version that sums in a kernel)."""
+    from gridsim.restore.plan import _effective_start
+    from gridsim.types import CLASS_ORDER
+
+    J = len(out.parent)
+    eff_start = _effective_start(out.parent, fstart)
+    nodes, owner = out.nodes, out.owner
+    sw_time = np.full(len(nodes), np.inf)
+    extra = {}
+    pos = {int(v): i for i, v in enumerate(nodes)} if switched else {}
+    for j, (snodes, rmin) in switched.items():
+        for v, t in zip(snodes.tolist(), rmin.tolist()):
+            i = pos.get(v)
+            if i is not None:
+                if owner[i] == j and math.isfinite(t):
+                    sw_time[i] = min(sw_time[i], fstart[j] + t)
+            elif math.isfinite(t) and v > 0:
+                s0, e0 = extra.get(v, (math.inf, -math.inf))
+                extra[v] = (min(s0, fstart[j]), max(e0, fstart[j] + t))
+    keep = ~np.isfinite(sw_time)
+    cls = topo.node_class[nodes].astype(np.float64)
+    crit = np.zeros((J, len(CLASS_ORDER)))
+    for c in [CLASS_ORDER.index(c) for c in topo.critical_classes]:
+        crit[:, c] = np.bincount(owner[keep], weights=cls[keep, c], minlength=J)
+    extra_nodes = np.fromiter(extra.keys(), np.int64, len(extra))
+    return {
+        "weight": np.bincount(owner[keep], weights=topo.node_weighted[nodes][keep], minlength=J),
+        "customers": np.bincount(owner[keep], weights=topo.node_cust[nodes][keep], minlength=J),
+        "customers_switched": np.bincount(owner[~keep], weights=topo.node_cust[nodes][~keep], minlength=J),
+        "crit_by_class": crit,
+        "node_start": eff_start[owner] if len(nodes) else np.zeros(0), "sw_time": sw_time,
+        "extra_nodes": extra_nodes,
+        "extra_start": np.asarray([extra[v][0] for v in extra_nodes.tolist()], np.float64),
+        "extra_end": np.asarray([extra[v][1] for v in extra_nodes.tolist()], np.float64),
+    }
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_node_data_matches_the_plain_python_reference(seed):
+    """Switching times, per-job sums (in bincount's order: equal to the last bit) and the nodes
+    interrupted only until switching, radial (even seeds) and meshed (odd seeds)."""
+    from gridsim.restore.plan import _node_data, _outage_meshed, _outage_radial
+
+    rng = np.random.default_rng(seed)
+    net = random_tree_net(rng, 30, extra_lines=2 if seed % 2 else 0)
+    model, topo = compiled(net, seed=seed)
+    a = topo.analysis()
+    assert a.radial == (seed % 2 == 0)
+    labels = [f"line:{i}" for i in rng.choice(net.line.index.to_numpy(), int(rng.integers(1, 7)), replace=False)]
+    positions = topo.element_positions(labels)
+    out = _outage_radial(topo, a, positions) if a.radial else _outage_meshed(topo, a, positions)
+    fstart = -rng.uniform(0, 60, len(labels))
+    switched = {}
+    for j in range(len(labels)):
+        if rng.random() < 0.8:
+            nodes = rng.choice(topo.n_node, int(rng.integers(0, topo.n_node)), replace=False).astype(np.int64)
+            rmin = np.where(rng.random(nodes.size) < 0.3, np.inf, rng.uniform(0, 90, nodes.size))
+            switched[j] = (nodes, rmin)
+    got, ref = _node_data(topo, out, switched, fstart), ref_node_data(topo, out, switched, fstart)
+    assert got.keys() == ref.keys()
+    for k in ref:
+        assert np.array_equal(got[k], ref[k]), k
+
+
+@pytest.fixture(scope="module")
+def oberrhein():
+    from gridsim import load_model
+
+    model = load_model("mv_oberrhein")
+    return model, compile_topology(model)
+
+
+@pytest.mark.parametrize("strategy", ["fifo", "most_customers", "critical_first", "wspt", "local_search"])
+def test_replanner_matches_plan_restoration(oberrhein, strategy):
+    """The scenario simulator's re-planner (the per-fault work once, steps 2-3 in one kernel, the
+    problem built without checking again) plans as plan_restoration does with the same switching:
+    the same routes, and the same times and ETRs to the last bit."""
+    from gridsim.restore import plan_flisr
+    from gridsim.restore.plan import PlanOptions, _Replanner
+
+    model, topo = oberrhein
+    rng = np.random.default_rng(len(strategy))
+    live = model.net.line.index[model.net.line.in_service.to_numpy()].to_numpy()
+    labels = [f"line:{i}" for i in rng.choice(live, 12, replace=False)]
+    plans = [plan_flisr(topo, lab) for lab in labels]
+    repair = rng.uniform(60, 400, len(labels))
+    rp = _Replanner(topo, topo.element_positions(labels), repair, [(p.nodes, p.restored_min) for p in plans],
+                    model=model)
+    assert rp.ok
+    src = topo.bus_ids[topo.node_bus_row[topo.source_nodes[0]]]
+    spec = [{"id": "c1"}, {"id": "c2", "depot": (3.5, -1.25), "speed_kmh": 25.0}, {"id": "c3", "depot": int(src)}]
+    for _ in range(8):
+        jobs = np.sort(rng.choice(len(labels), int(rng.integers(1, len(labels) + 1)), replace=False))
+        fstart = -rng.uniform(0, 180, len(jobs))
+        avail = rng.uniform(0, 90, len(spec))
+        crews = [{**c, "available_from_min": float(avail[k]), "shift_end_min": float(avail[k] + 480)}
+                 for k, c in enumerate(spec)]
+        faults = [{"element": labels[i], "repair_min": float(repair[i]), "start_min": float(fstart[n])}
+                  for n, i in enumerate(jobs)]
+        sw = {labels[i]: (plans[i].nodes, plans[i].restored_min) for i in jobs}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PlanWarning)
+            ref = plan_restoration(topo, faults, crews, strategy=strategy, options=PlanOptions(switched=sw),
+                                   model=model)
+        got = rp.plan(jobs, fstart, rp.read_crews(crews), strategy)
+        assert [r.tolist() for r in got.routes] == [r.tolist() for r in ref.routes]
+        assert got.crew_ids == ref.crew_ids
+        for f in ("travel_min", "start_min", "finish_min", "etr_min", "job_xy_km"):
+            assert np.array_equal(getattr(got, f), getattr(ref, f)), f

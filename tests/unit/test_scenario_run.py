@@ -199,3 +199,45 @@ def test_energy_not_supplied_uses_the_rows_demand():
     expected = float((cust.loc[sus["customer_id"], "p_kw"].to_numpy() * sus["duration_min"].to_numpy() / 60).sum())
     assert expected > 0
     assert res.indices.ens_kwh == pytest.approx(expected, rel=1e-9)
+
+
+def test_compare_table_holds_the_figures_of_run_scenario():
+    """compare_strategies sums the interruption log up without building run_scenario's frames: its
+    figures are run_scenario's, to the last bit (same sums in the same order)."""
+    s = load_scenario(SCENARIOS / "compare_strategies.yaml")
+    strategies = ["fifo", "most_customers", "critical_first", "wspt", "local_search"]
+    t = compare_strategies(s, strategies, [0, 3]).table
+    for row in t.to_dict("records"):
+        r = run_scenario(s, run=row["run"], strategy=row["strategy"])
+        ind = r.indices
+        assert (row["saidi"], row["saifi"], row["maifi"], row["cmi"], row["weighted_cmi"]) == \
+            (ind.saidi, ind.saifi, ind.maifi, ind.cmi, r.weighted_cmi)
+        for c, h in r.critical_hours_by_class.items():
+            assert row[f"crit_h_{c}"] == h
+        assert row["last_restored_min"] == r.last_restored_min or (
+            math.isnan(row["last_restored_min"]) and math.isnan(r.last_restored_min))
+
+
+def test_replans_that_cannot_commit_are_skipped_without_changing_the_repairs(monkeypatch):
+    """In a comparison the crews are not re-planned while every crew is busy past the next fault
+    (nothing could set off before it): the repairs are those of the full simulation."""
+    from gridsim.restore.plan import _Replanner
+    from gridsim.scenarios.simulate import RECLOSE_S, _Prepared, _schedule, scenario_context
+
+    calls = []
+    plan = _Replanner.plan
+    monkeypatch.setattr(_Replanner, "plan", lambda self, *a, **k: calls.append(1) or plan(self, *a, **k))
+    s = load_scenario(SCENARIOS / "compare_strategies.yaml")
+    ctx = scenario_context(s)
+    n_full = n_lean = 0
+    for run in range(3):
+        prep = _Prepared(s, scenario_storm(s, run, ctx=ctx), ctx, RECLOSE_S)
+        for strat in ("fifo", "wspt", "local_search"):
+            calls.clear()
+            full = _schedule(prep, strat, True, None, [])
+            n_full += len(calls)
+            calls.clear()
+            lean = _schedule(prep, strat, True, None, None)
+            n_lean += len(calls)
+            assert lean["committed"] == full["committed"]
+    assert n_lean < n_full / 2        # most re-plans of a 20-fault storm with 5 crews commit nothing

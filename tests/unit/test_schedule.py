@@ -454,3 +454,184 @@ def test_exact_mip_refuses_big_instances_and_warns_at_its_time_limit():
         s = solve(pb, "exact_mip", options={"time_limit_s": 0.05, "max_jobs": 8})
     assert sorted(itertools.chain(*s.assignment)) == list(range(8))
     assert s.weighted_cmi <= solve(pb, "wspt").weighted_cmi * (1 + 1e-12)
+
+
+# ---------------------------------------------------------------- kernels vs plain-Python references
+# The list rules, Smith's rule and the iterated local search run in Numba (_schedule_kernels);
+# these references are the plain numpy / Python versions they replaced, step for step, so the
+# assignments must be *identical* (same ties, same floating-point sums), not just as good.
+
+
+def ref_list_schedule(pb, priority):
+    K = pb.n_crews
+    free = pb.crew_available_from_min.astype(np.float64).copy()
+    loc = np.full(K, -1, dtype=np.int64)
+    out = [[] for _ in range(K)]
+    for j in priority:
+        dist = np.where(loc < 0, pb.dist_depot_km[:, j], pb.dist_job_km[np.maximum(loc, 0), j])
+        fin = free + dist * pb.min_per_km + pb.repair_min[j]
+        k = int(np.argmin(fin))
+        out[k].append(int(j))
+        free[k] = fin[k]
+        loc[k] = j
+    return out
+
+
+def ref_wspt(pb):
+    J, K = pb.n_jobs, pb.n_crews
+    out = [[] for _ in range(K)]
+    parent, w, p = pb.parent, pb.weight, pb.repair_min
+    free = pb.crew_available_from_min.astype(np.float64).copy()
+    loc = np.full(K, -1, dtype=np.int64)
+    dispatched = np.zeros(J, dtype=bool)
+    restore = np.zeros(J)
+    sub_w = pb.subtree_sum(w)
+    sub_p = pb.subtree_sum(p) - p
+    has_parent = parent >= 0
+    par = np.maximum(parent, 0)
+    for _ in range(J):
+        k = int(np.argmin(free))
+        now = free[k]
+        cand = np.flatnonzero(~dispatched & (~has_parent | dispatched[par]))
+        dist = pb.dist_depot_km[k, cand] if loc[k] < 0 else pb.dist_job_km[loc[k], cand]
+        fin = now + dist * pb.min_per_km[k] + p[cand]
+        rel = np.where(has_parent[cand], np.maximum(fin, restore[par[cand]]), fin)
+        dt = np.maximum(rel - now, 1e-9)
+        i = int(np.argmax(np.maximum(w[cand] / dt, sub_w[cand] / (dt + sub_p[cand]))))
+        j = int(cand[i])
+        out[k].append(j)
+        dispatched[j] = True
+        restore[j] = rel[i]
+        free[k] = fin[i]
+        loc[k] = j
+        a = int(parent[j])
+        while a >= 0:
+            sub_w[a] -= w[j]
+            sub_p[a] -= p[j]
+            a = int(parent[a])
+    return out
+
+
+def ref_forest_preorder(parent):
+    J = parent.shape[0]
+    order = np.argsort(parent, kind="stable")
+    counts = np.bincount(parent[parent >= 0], minlength=J) if J else np.zeros(0, dtype=np.int64)
+    n_roots = int(np.count_nonzero(parent < 0))
+    indptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    children, pre, stack = order[n_roots:], [], list(order[:n_roots][::-1])
+    while stack:
+        j = stack.pop()
+        pre.append(int(j))
+        stack.extend(children[indptr[j]:indptr[j + 1]][::-1].tolist())
+    size = np.ones(J, dtype=np.int64)
+    for j in pre[::-1]:
+        if parent[j] >= 0:
+            size[parent[j]] += size[j]
+    return np.asarray(pre, dtype=np.int64), size
+
+
+def ref_local_search(pb, *, start="wspt", max_moves=1_000_000, kicks=30, seed=0):
+    """The iterated local search as a Python loop: descents with the move kernel, kicks drawn
+    with ``Generator.choice`` / ``integers`` (``schedule._kick``), objectives from evaluate()."""
+    from gridsim.restore._schedule_kernels import _local_search_run, _recompute
+    from gridsim.restore.schedule import _kernel_args, _kick, _resolve_start
+
+    J, K = pb.n_jobs, pb.n_crews
+    init = _resolve_start(pb, start)
+    if J < 2:
+        return init
+    args = _kernel_args(pb)
+
+    def descend(asg):
+        seq = np.full((K, J + 1), -1, dtype=np.int64)
+        n = np.zeros(K, dtype=np.int64)
+        for k, s in enumerate(asg):
+            seq[k, :len(s)] = s
+            n[k] = len(s)
+        C, R = np.zeros(J), np.zeros(J)
+        crew_of, pos_of = np.zeros(J, dtype=np.int64), np.zeros(J, dtype=np.int64)
+        (repair, weight, parent, pre_order, _, _, _, dist_job, dist_depot, min_per_km, avail) = args
+        _recompute(seq, n, C, R, crew_of, pos_of, repair, weight, parent, pre_order, dist_job, dist_depot,
+                   min_per_km, avail)
+        state = np.zeros(4, dtype=np.int64)
+        while state[1] < J and state[2] < max_moves:
+            _local_search_run(seq, n, C, R, crew_of, pos_of, state, 20_000, max_moves, *args)
+        return [seq[k, :n[k]].tolist() for k in range(K)]
+
+    best = descend(init)
+    best_val = evaluate(pb, best).weighted_cmi
+    rng = np.random.default_rng(seed)
+    for _ in range(kicks):
+        cand = descend(_kick(best, rng, int(rng.integers(2, 4))))
+        val = evaluate(pb, cand).weighted_cmi
+        if val < best_val:
+            best, best_val = cand, val
+    return best if best_val <= evaluate(pb, init).weighted_cmi else init
+
+
+def test_random_draws_replayed_on_raw_words_match_the_generator():
+    from gridsim.restore._schedule_kernels import _draw_below
+    from gridsim.restore.schedule import _raw_words
+
+    for seed in range(200):
+        rng = np.random.default_rng([seed, 7])
+        words = _raw_words(np.random.default_rng([seed, 7]), 400)
+        highs = np.random.default_rng(seed).integers(1, 2**31, 60)
+        highs[::3] = np.random.default_rng(seed + 1).integers(1, 12, 20)       # small ranges too, and 1
+        cur = 0
+        for h in highs.tolist():
+            got, cur = _draw_below(words, cur, h)
+            assert got == rng.integers(h)
+        assert _draw_below(words[:0], 0, 5)[1] == -1                            # out of words
+
+
+def test_kick_kernel_matches_the_python_kick():
+    from gridsim.restore._schedule_kernels import _kick_rows
+    from gridsim.restore.schedule import _kick, _raw_words, _seq_arrays
+
+    rng = np.random.default_rng(3)
+    for seed in range(300):
+        J, K = int(rng.integers(2, 15)), int(rng.integers(1, 6))
+        asg = [[] for _ in range(K)]
+        for j in rng.permutation(J).tolist():
+            asg[int(rng.integers(K))].append(j)
+        ref_rng = np.random.default_rng(seed)
+        expected = _kick(asg, ref_rng, int(ref_rng.integers(2, 4)))
+        seq, n = _seq_arrays(asg, J, K)
+        cur = _kick_rows(seq, n, _raw_words(np.random.default_rng(seed), 64), 0)
+        assert cur > 0
+        assert [seq[k, :n[k]].tolist() for k in range(K)] == expected
+
+
+@pytest.mark.parametrize("precedence", [False, True])
+def test_schedule_kernels_match_the_plain_references(precedence):
+    from gridsim.restore.schedule import _forest_preorder, _list_schedule
+
+    rng = np.random.default_rng(11 + precedence)
+    for i in range(60):
+        J, K = int(rng.integers(0, 25)), int(rng.integers(1, 6))
+        pb = random_problem(rng, J, K, precedence=precedence, travel=bool(i % 3))
+        if i % 4 == 0:      # ties everywhere: same place, same repair, same weight
+            pb = make_problem(x_km=np.zeros(J), y_km=np.zeros(J), repair_min=np.full(J, 60.0), weight=np.ones(J),
+                              parent=pb.parent, crew_x_km=np.zeros(K), crew_y_km=np.zeros(K), crew_speed_kmh=40.0)
+        prio = rng.permutation(J)
+        assert _list_schedule(pb, prio) == ref_list_schedule(pb, prio)
+        assert STRATEGIES["wspt"](pb) == ref_wspt(pb)
+        pre, size = _forest_preorder(pb.parent)
+        ref_pre, ref_size = ref_forest_preorder(pb.parent)
+        assert np.array_equal(pre, ref_pre) and np.array_equal(size, ref_size)
+        if 2 <= J <= 14:
+            kw = {"seed": i, "kicks": 12} if i % 2 else {}
+            assert STRATEGIES["local_search"](pb, **kw) == ref_local_search(pb, **kw)
+
+
+def test_forest_preorder_leaves_out_cycles_like_the_reference():
+    from gridsim.restore.schedule import _forest_preorder
+
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        J = int(rng.integers(0, 20))
+        parent = np.where(rng.random(J) < 0.6, rng.integers(0, max(J, 1), J), -1)     # cycles, self-loops
+        pre, size = _forest_preorder(parent)
+        ref_pre, ref_size = ref_forest_preorder(parent)
+        assert np.array_equal(pre, ref_pre) and np.array_equal(size, ref_size)
