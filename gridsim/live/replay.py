@@ -237,7 +237,11 @@ def read_events_file(path: str | Path, *, max_bytes: int = 50 * 2**20) -> list[d
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise EventError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    for i, line in enumerate(text.splitlines(), 1):
+    except OSError as e:  # a folder, no permission
+        raise EventError(f"{path}: cannot read: {e.strerror or e}") from None
+    # split on newlines only: str.splitlines() also splits on U+2028 / U+0085, which JSON strings may hold
+    for i, line in enumerate(text.split("\n"), 1):
+        line = line.removesuffix("\r")
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
@@ -297,6 +301,10 @@ def replay(engine, events: Iterable[dict], *, speed: float = 60.0, sleep: Callab
                 if wall_ticks and now_sim < t_sim:
                     engine.advance(now_sim.replace(microsecond=0), event_id=f"{e['id']}:tick:{now_sim:%H%M%S}")
         r = engine.apply(e, source="replay")
+        if e is todo[0]:
+            # the first event pays the warm-up (kernels loaded from the Numba cache, FLISR planner): start
+            # the clock after it, so the events that follow are not applied in a burst to catch up
+            t0_wall, t0_sim = _time.monotonic(), t_sim
         if r.accepted:
             stats.applied += 1
             stats.messages += r.messages

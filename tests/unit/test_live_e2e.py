@@ -113,7 +113,8 @@ def _kill_and_resume(tmp_path, queue_url, kills: int, seed: int):
     then let a last run finish. Returns the last run's output."""
     env = dict(os.environ)
     env.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
-    args = ["live", "mv_oberrhein", "--replay", str(SCEN), "--speed", "2000", "--queue", queue_url,
+    env["PYTHONUNBUFFERED"] = "1"          # see each event line as it happens, to kill mid-replay
+    args = ["live", "mv_oberrhein", "--replay", str(SCEN), "--speed", "1500", "--queue", queue_url,
             "--db", str(tmp_path / "live.db")]
     rnd = random.Random(seed)
     killed = 0
@@ -133,7 +134,7 @@ def _kill_and_resume(tmp_path, queue_url, kills: int, seed: int):
             assert p.returncode == 0, out
             break
         assert p.poll() is None, "the replay ended before it could be killed: slow it down"
-        time.sleep(rnd.uniform(0.0, 1.2))
+        time.sleep(rnd.uniform(0.0, 0.8))
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=30)
         p.stdout.close()
