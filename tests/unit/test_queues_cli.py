@@ -156,7 +156,11 @@ def test_consume_follow_stops_cleanly_on_ctrl_c(url):
         assert q.stats(["cs.web"])[0].depth == 0
 
 
-def test_render_message_generic_and_registered():
+def test_render_message_generic_and_registered(monkeypatch):
+    # the live engine registers one renderer per schema when gridsim.live.messages is imported
+    # (by another test, in the same process): test the registry on its own
+    from gridsim.queues import render as render_mod
+    monkeypatch.setattr(render_mod, "_RENDERERS", {})
     m = notice(3, text="line one\nline two")
     line = render_message(m)
     assert line.startswith("2026-05-09T10:03:00+00:00  outage_notice/1  outage_id=O-7 customer_id=C3 area=fuse:line:40")
