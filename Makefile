@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 
-.PHONY: run demo test test-full bench bench-app clean
+.PHONY: run demo test test-full test-reliability bench bench-app clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,12 @@ bench-app: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/bench_app.py
 
 test: $(VENV)/.test-installed
-	$(BIN)/python -m pytest -m "not full"
+	$(BIN)/python -m pytest -m "not full and not reliability_heavy"
+
+# the heavy reliability checks (tests/reliability/README.md): fuzzing of every input with >= 2,000 cases each
+# (about 45 min on 2 cores), plus the fault, load and soak tests of that folder
+test-reliability: $(VENV)/.test-installed
+	$(BIN)/python -m pytest tests/reliability -m reliability_heavy --durations=20
 
 # exhaustive reference checks on the big models (every single fault against pandapower)
 test-full: $(VENV)/.test-installed

@@ -22,11 +22,14 @@ def message_lines(messages, *, raw: bool = False) -> list:
 
 
 def register_callbacks(app, service) -> None:
-    @app.callback(Output("queue-stats", "data"), Output("queue-pick", "options"), Input("poll", "n_intervals"))
+    @app.callback(Output("queue-stats", "data"), Output("queue-pick", "options"), Output("queue-warning", "children"),
+                  Output("queue-warning", "style"), Input("poll", "n_intervals"))
     def stats(_n):
         st = service.queue_stats()
+        warning = service.queue_warning()
         return ([{"queue": s.queue, "depth": s.depth, "pending": s.pending, "dead": s.dead} for s in st],
-                [s.queue for s in st])
+                [s.queue for s in st], warning,
+                {"display": "block" if warning else "none", "fontWeight": "600"})
 
     @app.callback(Output("queue-messages", "children"), Output("queue-dead", "children"),
                   Input("queue-pick", "value"), Input("queue-raw", "value"), Input("queue-limit", "value"),

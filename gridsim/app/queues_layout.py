@@ -15,9 +15,12 @@ def layout(service, user=None):
     names = [s.queue for s in stats]
     first = next((s.queue for s in stats if s.queue.startswith("cs.") and s.depth), names[0] if names else None)
     url = service.engine.queue.url if service.engine.queue is not None else "no queue"
+    warning = service.queue_warning()
     return html.Div([
         html.Div([
             html.H3("Queues"), html.Div(f"backend: {url}", className="status", id="queue-backend"),
+            html.Div(warning, id="queue-warning", className="err", role="alert",
+                     style={"display": "block" if warning else "none", "fontWeight": "600"}),
             table("queue-stats", QUEUE_COLUMNS, [], sort_action="native",
                   style_data_conditional=[{"if": {"filter_query": "{dead} > 0", "column_id": "dead"},
                                            "color": "#b00020", "fontWeight": "600"}]),

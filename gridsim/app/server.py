@@ -9,7 +9,7 @@ import sys
 from gridsim.app.config import AppConfig, AppConfigError, parse_args
 from gridsim.errors import GridsimError
 
-__all__ = ["main", "serve", "print_password_hash"]
+__all__ = ["main", "serve", "print_password_hash", "run_options", "quiet_request_handler"]
 
 
 def print_password_hash() -> int:
@@ -32,6 +32,24 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def quiet_request_handler():
+    """werkzeug's request handler without the version banner: ``Server: gridsim`` instead of
+    ``Werkzeug/x.y Python/3.z`` (no version leak to a scanner; Flask's after_request cannot change it)."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class QuietHandler(WSGIRequestHandler):
+        def version_string(self) -> str:
+            return "gridsim"
+
+    return QuietHandler
+
+
+def run_options(config: AppConfig) -> dict:
+    """Keyword arguments of ``app.run`` (what :func:`serve` uses)."""
+    return dict(host=config.host, port=config.port, debug=False, use_reloader=False, threaded=True,
+                request_handler=quiet_request_handler())
 
 
 def serve(config: AppConfig) -> None:
@@ -59,7 +77,7 @@ def serve(config: AppConfig) -> None:
     print("\n".join(lines), flush=True)
     service.start()
     try:
-        app.run(host=config.host, port=config.port, debug=False, use_reloader=False, threaded=True)
+        app.run(**run_options(config))
     finally:
         service.close()
 

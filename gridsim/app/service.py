@@ -92,6 +92,7 @@ class LiveService:
         self._lock = threading.Lock()
         self._states: OrderedDict[int, MapState] = OrderedDict()
         self._qstats: tuple[float, list] = (0.0, [])
+        self.queue_error: str | None = None      # why the last queue read failed (broker down), else None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.status = {"mode": "replay" if self.events is not None else "live", "replay": config.replay,
@@ -209,21 +210,51 @@ class LiveService:
                 return stats
         try:
             stats = q.stats()
+            error = None
         except Exception as e:  # noqa: BLE001 - a broker that is down shows as such, the page stays up
             log.warning("queue stats: %s", e)
-            stats = []
+            stats, error = [], f"{type(e).__name__}: {e}"
         with self._lock:
             self._qstats = (time.monotonic(), stats)
+            self.queue_error = error
         return stats
+
+    def queue_warning(self) -> str:
+        """A warning for the Queues page while the broker cannot be reached or messages wait in the outbox
+        ("" when all is well). The engine keeps running meanwhile: its messages wait in the SQLite outbox."""
+        self.queue_stats()
+        store = self.engine.store
+        outbox = getattr(store, "outbox", None) if store is not None else None
+        unsent = 0
+        if outbox is not None:
+            try:
+                unsent = store.unsent()
+            except Exception as e:  # noqa: BLE001 - the warning must never break the page
+                log.warning("outbox: %s", e)
+        error = self.queue_error or (getattr(outbox, "last_error", None) if outbox is not None else None)
+        if error:
+            return (f"The queue broker cannot be reached ({error}). The engine keeps running; "
+                    f"{unsent:,} messages wait in the outbox and will be sent when it is back.")
+        if unsent > 1000:
+            return f"{unsent:,} messages wait in the outbox (the broker is slow or was down)."
+        return ""
 
     def queue_depths(self) -> dict:
         return {s.queue: s.depth for s in self.queue_stats()}
 
     def recent_messages(self, queue: str, limit: int = 20) -> list[dict]:
-        return self.engine.queue.recent(queue, limit) if self.engine.queue is not None else []
+        try:
+            return self.engine.queue.recent(queue, limit) if self.engine.queue is not None else []
+        except Exception as e:  # noqa: BLE001 - broker down: the page shows the warning instead
+            log.warning("recent messages of %s: %s", queue, e)
+            return []
 
     def dead_letters(self, queue: str, limit: int = 20) -> list[dict]:
-        return self.engine.queue.dead_letters(queue, limit) if self.engine.queue is not None else []
+        try:
+            return self.engine.queue.dead_letters(queue, limit) if self.engine.queue is not None else []
+        except Exception as e:  # noqa: BLE001 - broker down: the page shows the warning instead
+            log.warning("dead letters of %s: %s", queue, e)
+            return []
 
     def audit(self, limit: int = 50) -> list[dict]:
         """The engine's audit trail, newest first (read-only from its database)."""
@@ -317,9 +348,15 @@ class LiveService:
             root = Path(d)
             if not root.is_dir():
                 continue
+            real_root = root.resolve()
             for p in list(root.glob("summary.json")) + list(root.glob("*/summary.json")) + \
                     list(root.glob("*/*/summary.json")):
-                if (p.parent / "results.parquet").is_file():
+                # a symlink (folder or file) that leads out of the configured folder is not offered
+                real = p.parent.resolve()
+                if real != real_root and real_root not in real.parents:
+                    continue
+                if (p.parent / "results.parquet").is_file() and (p.resolve().parent == real) and \
+                        (p.parent / "results.parquet").resolve().parent == real:
                     found.append(p.parent)
         found = sorted(set(found), key=lambda p: p.stat().st_mtime, reverse=True)
         return [str(p) for p in found]
