@@ -35,7 +35,7 @@ test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest -m "not full and not reliability_heavy"
 
 # the heavy reliability checks (tests/reliability/README.md): fuzzing of every input with >= 2,000 cases each
-# (about 45 min on 2 cores), plus the fault, load and soak tests of that folder
+# (about 25 min on 2 cores), plus the fault, load and soak tests of that folder
 test-reliability: $(VENV)/.test-installed
 	$(BIN)/python -m pytest tests/reliability -m reliability_heavy --durations=20
 

@@ -320,6 +320,9 @@ def plan_cmd(model: str = typer.Argument(..., help="model"),
     """
     import pandas as pd
     from gridsim.restore.plan import plan_restoration
+    from gridsim.scenarios.schema import MAX_CREWS
+    if not 1 <= crews <= MAX_CREWS:
+        raise UsageError(f"--crews {crews}: give 1 to {MAX_CREWS:,} crews")
     specs = _plan_faults(fault)
     if start is not None:
         try:
@@ -604,10 +607,11 @@ def compare_cmd(scenario: Path = typer.Argument(..., help="scenario file, e.g. s
     from gridsim.scenarios import load_scenario
     from gridsim.scenarios.report import best_by_metric, compare_in_chunks, write_compare_outputs
     from gridsim.scenarios.simulate import scenario_context
-    if runs is not None and runs < 1:
-        raise UsageError(f"--runs {runs}: give at least 1 run")
-    if workers < 1:
-        raise UsageError(f"--workers {workers}: give at least 1 worker")
+    from gridsim.scenarios.schema import MAX_RUNS
+    if runs is not None and not 1 <= runs <= MAX_RUNS:
+        raise UsageError(f"--runs {runs}: give 1 to {MAX_RUNS:,} runs")
+    if not 1 <= workers <= 256:
+        raise UsageError(f"--workers {workers}: give 1 to 256 worker processes")
     if scheduler is not None and dask_local is not None:
         raise UsageError("give either --scheduler or --dask-local, not both")
     if (scheduler is not None or dask_local is not None) and workers != 1:
@@ -767,13 +771,36 @@ from gridsim.app.cli import register as _register_app_commands  # noqa: E402
 _register_app_commands(app)
 
 
+def _one_line(text: str, limit: int = 1000) -> str:
+    """An error message as one printable line: control characters escaped (a newline or a vertical tab
+    in a user's file name would break the line), at most ``limit`` characters."""
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: user errors print one line and exit 2."""
+    """Entry point: user errors (our own, a malformed command line, a path the OS refuses) print one
+    line and exit 2."""
+    # typer ships its own copy of click: take its exception classes from typer
+    click_exception = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
     try:
-        app(args=argv, standalone_mode=True)
+        rv = app(args=argv, standalone_mode=False)
     except GridsimError as e:
-        msg = str(e).replace("\n", " ")
-        err.print(f"error: {msg}", markup=False)
+        err.print(f"error: {_one_line(str(e).replace(chr(10), ' '))}", markup=False)
+        return 2
+    except click_exception as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # `gridsim` alone: the help text
+            e.show()
+            return e.exit_code
+        msg = " ".join(e.format_message().split())   # click's usage errors as one line, not a box
+        err.print(f"error: {_one_line(msg)} (add -h for help)", markup=False)
+        return e.exit_code
+    except typer.Abort:
+        err.print("interrupted")
+        return 130
+    except OSError as e:  # a file or folder the OS refuses (name too long, a folder for a file, disk full)
+        where = f"{e.filename}: " if e.filename else ""
+        err.print(f"error: {_one_line(f'{where}{e.strerror or e}')}", markup=False)
         return 2
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
@@ -781,7 +808,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
-    return 0
+    return rv if isinstance(rv, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -69,3 +69,43 @@ class QueueError(GridsimError):
 
 class QueueUnavailable(QueueError):
     """The queue backend cannot be reached (the message names the URL); nothing was lost, retry later."""
+
+
+class NetworkStructureError(ModelValidationError, InputFileError):
+    """A network gridsim cannot read at all: a table or column it needs is missing, values are of the
+    wrong kind (text for a bus id, NaN for a length), ids are not unique integers. Refused before
+    anything reads the net; ``source`` (the file or model) leads the message, ``issues`` lists the problems."""
+
+    def __init__(self, issues: list[ValidationIssue], source: str = ""):
+        super().__init__(issues)
+        self.source = source
+        if source:
+            self.args = (f"{source}: {self.args[0]}",)
+
+
+class InputTooLargeError(InputFileError):
+    """An input (file, event, batch) is over its configured size limit; the message names the limit's
+    environment variable."""
+
+
+def brief(value, limit: int = 60) -> str:
+    """``repr(value)`` for an error message: at most ``limit`` characters, cheap even for huge or deeply
+    nested values (a YAML alias bomb, a 100,000-character string)."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxset = 2, 4, 4, 4, 4
+    r.maxstring = r.maxother = r.maxlong = limit
+    text = r.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class SettingError(GridsimError):
+    """An environment setting (``GRIDSIM_*``) holds a value gridsim cannot use; the message names the variable."""
+
+
+def printable(text, limit: int = 60) -> str:
+    """``text`` for an error message: non-printable characters (newlines, carriage returns, tabs,
+    direction overrides) backslash-escaped, at most ``limit`` characters."""
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -43,6 +43,9 @@ def drain_inbound(engine, *, consumer: str = "gridsim-live", count: int = 200, l
     q = engine.queue
     if q is None:
         return 0
+    from gridsim.model.limits import limit
+
+    count = max(1, min(int(count), limit("GRIDSIM_MAX_BATCH")))
     applied = 0
     while True:
         batch = q.claim(INBOUND, consumer, count=count, lease_s=lease_s)
@@ -157,9 +160,15 @@ def register(app: typer.Typer) -> None:
 
         Example: gridsim events push examples/events.jsonl
         """
+        from gridsim.errors import InputTooLargeError
         from gridsim.live import read_events_file
+        from gridsim.model.limits import limit
         from gridsim.queues import open_queue
         events = read_events_file(file)
+        cap = limit("GRIDSIM_MAX_BATCH")
+        if len(events) > cap:
+            raise InputTooLargeError(f"{file}: {len(events):,} events, more than {cap:,} per push "
+                                     "(GRIDSIM_MAX_BATCH); split the file; nothing was pushed")
         with open_queue(queue or _default_url()) as q:
             n = q.publish_batch([(INBOUND, _wrap_event(e)) for e in events])
             out.print(f"{file}: {len(events)} events checked, {n} published to {INBOUND} on {q.url}")

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridsim.errors import GridsimError, UnknownElementError
+from gridsim.errors import GridsimError, UnknownElementError, brief
 from gridsim.live.events import EventError, parse_event
 from gridsim.live.messages import AREA_QUEUES, CHANNEL_QUEUES
 from gridsim.live.store import LiveStore, LiveStoreError, dumps
@@ -403,7 +403,18 @@ class LiveEngine:
     def apply_batch(self, events, *, source: str = "api") -> list[ApplyResult]:
         """Apply events one after the other and commit them together (group commit: one transaction
         for the batch, e.g. what one claim from ``grid.events`` brought). Each event is accepted or
-        rejected on its own, as with :meth:`apply`."""
+        rejected on its own, as with :meth:`apply`. A batch of more than ``GRIDSIM_MAX_BATCH`` events
+        (default 10,000) raises :class:`~gridsim.errors.InputTooLargeError` and applies nothing."""
+        from itertools import islice
+
+        from gridsim.errors import InputTooLargeError
+        from gridsim.model.limits import limit
+
+        cap = limit("GRIDSIM_MAX_BATCH")
+        events = list(islice(events, cap + 1))
+        if len(events) > cap:
+            raise InputTooLargeError(f"apply_batch: more than {cap:,} events in one batch (GRIDSIM_MAX_BATCH); "
+                                     "split it; nothing was applied")
         results: list[ApplyResult] = []
         with self._lock:
             pending: list = []
@@ -548,12 +559,14 @@ class LiveEngine:
                 body = json.dumps(raw, default=str)[:4096] if not hasattr(raw, "model_dump_json") \
                     else raw.model_dump_json()
             except (ValueError, TypeError, RecursionError):
-                body = repr(raw)[:4096]
+                body = brief(raw, 4096)   # bounded and recursion-safe, unlike repr()
         eid, etype, etime = _raw_id(raw), None, None
         if isinstance(raw, Mapping):
-            etype = str(raw.get("type"))[:64] if raw.get("type") is not None else None
-            etime = str(raw.get("time"))[:64] if raw.get("time") is not None else None
+            etype = _text(raw.get("type"), 64) if raw.get("type") is not None else None
+            etime = _text(raw.get("time"), 64) if raw.get("time") is not None else None
         now = _iso(dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+        # lone surrogates (valid in a Python str, not in UTF-8) cannot be stored: escape them
+        eid, etype, etime, body, reason = (_utf8(x) for x in (eid, etype, etime, body, reason))
         if self.store is not None:
             self.store.reject(eid, etype, etime, body, reason, source, now)
         else:
@@ -1705,10 +1718,26 @@ class LiveEngine:
 
 
 
+def _utf8(text: str | None) -> str | None:
+    """``text`` with anything UTF-8 cannot hold (lone surrogates) backslash-escaped."""
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _text(value, limit: int) -> str:
+    """A field of a raw (possibly hostile) event as text for the rejected log: bounded, recursion-safe."""
+    return value[:limit] if isinstance(value, str) else brief(value, limit)
+
+
 def _raw_id(raw) -> str | None:
     if isinstance(raw, Mapping):
         v = raw.get("id")
-        return str(v)[:128] if v is not None else None
+        return _text(v, 128) if v is not None else None
     if hasattr(raw, "id"):
-        return str(raw.id)
+        return _text(raw.id, 128)
     return None

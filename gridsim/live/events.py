@@ -24,15 +24,16 @@ from typing import Annotated, Any, Literal, Union
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from gridsim.errors import GridsimError
+from gridsim.errors import GridsimError, brief, printable
 
 __all__ = ["EventError", "Event", "EVENT_TYPES", "CREW_STATUSES", "parse_event", "event_json_schema",
-           "MAX_EVENT_BYTES", "BreakerTrip", "BreakerReclose", "SwitchOpen", "SwitchClose", "FaultIndicator",
+           "MAX_EVENT_BYTES", "max_event_bytes",
+           "BreakerTrip", "BreakerReclose", "SwitchOpen", "SwitchClose", "FaultIndicator",
            "MeterLastGasp", "MeterRestored", "CustomerCall", "CrewStatus", "RepairComplete",
            "PlannedOutageScheduled", "PlannedOutageStarted", "PlannedOutageEnded", "Measurement",
            "WorkOrderUpdate", "Tick"]
 
-#: Largest event accepted (bytes of its JSON text).
+#: Largest event accepted by default (bytes of its JSON text); ``GRIDSIM_MAX_EVENT_BYTES`` overrides it.
 MAX_EVENT_BYTES = 16 * 1024
 CREW_STATUSES = ("available", "dispatched", "en_route", "on_site", "repaired")
 _ID = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@/+-]+$")]
@@ -199,19 +200,33 @@ def _first_error(e: ValidationError, raw: Any) -> str:
     # the discriminated union puts the type first in the location: drop it
     if loc and isinstance(raw, dict) and loc[0] == str(raw.get("type")):
         loc = loc[1:]
-    field = ".".join(loc) or "event"
+    field = ".".join(printable(x) for x in loc) or "event"
     msg = err.get("msg", "invalid")
     if err.get("type") == "extra_forbidden":
         msg = "unknown field"
     elif err.get("type") == "union_tag_invalid":
-        field, msg = "type", f"unknown event type {raw.get('type')!r}; known: {', '.join(EVENT_TYPES)}"
+        field, msg = "type", f"unknown event type {brief(raw.get('type'))}; known: {', '.join(EVENT_TYPES)}"
     elif err.get("type") == "union_tag_not_found":
         field, msg = "type", "missing; give the event type, e.g. breaker_trip"
     return f"{field}: {msg}"
 
 
-def parse_event(raw: Any, *, max_bytes: int = MAX_EVENT_BYTES):
-    """A validated event from a dict, a JSON text or an event object; raises :class:`EventError`."""
+def max_event_bytes() -> int:
+    """The event size limit: ``GRIDSIM_MAX_EVENT_BYTES`` if set, else :data:`MAX_EVENT_BYTES`."""
+    from gridsim.model.limits import limit
+
+    try:
+        return limit("GRIDSIM_MAX_EVENT_BYTES")
+    except GridsimError as e:
+        raise EventError(str(e)) from None
+
+
+def parse_event(raw: Any, *, max_bytes: int | None = None):
+    """A validated event from a dict, a JSON text or an event object; raises :class:`EventError`.
+
+    ``max_bytes``: largest JSON text accepted (default :func:`max_event_bytes`)."""
+    if max_bytes is None:
+        max_bytes = max_event_bytes()
     if isinstance(raw, BaseModel) and type(raw).__name__ in _CLASSES:
         return raw
     if isinstance(raw, (bytes, bytearray)):
@@ -221,7 +236,8 @@ def parse_event(raw: Any, *, max_bytes: int = MAX_EVENT_BYTES):
             raise EventError(f"event is not UTF-8 text ({e.reason} at byte {e.start})") from None
     if isinstance(raw, str):
         if len(raw) > max_bytes:
-            raise EventError(f"event is {len(raw)} bytes, more than the limit of {max_bytes}")
+            raise EventError(f"event is {len(raw)} bytes, more than the limit of {max_bytes} "
+                             "(GRIDSIM_MAX_EVENT_BYTES)")
         try:
             raw = json.loads(raw)
         except (json.JSONDecodeError, RecursionError) as e:
@@ -233,9 +249,9 @@ def parse_event(raw: Any, *, max_bytes: int = MAX_EVENT_BYTES):
     except (orjson.JSONEncodeError, ValueError, TypeError, RecursionError) as e:
         raise EventError(f"event cannot be serialised: {e}") from None
     if size > max_bytes:
-        raise EventError(f"event is {size} bytes, more than the limit of {max_bytes}")
+        raise EventError(f"event is {size} bytes, more than the limit of {max_bytes} (GRIDSIM_MAX_EVENT_BYTES)")
     if raw.get("v", 1) != 1 and "type" in raw:
-        raise EventError(f"v: event schema version {raw.get('v')!r} is not supported (this engine reads v1)")
+        raise EventError(f"v: event schema version {brief(raw.get('v'))} is not supported (this engine reads v1)")
     try:
         return _ADAPTER.validate_python(raw)
     except ValidationError as e:

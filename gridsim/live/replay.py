@@ -223,15 +223,25 @@ def _normally_open(topo, dev: str) -> bool:
     return False
 
 
-def read_events_file(path: str | Path, *, max_bytes: int = 50 * 2**20) -> list[dict]:
-    """Events from a JSON-lines file, every line checked; raises :class:`EventError` naming the line."""
+def read_events_file(path: str | Path, *, max_bytes: int | None = None) -> list[dict]:
+    """Events from a JSON-lines file, every line checked; raises :class:`EventError` naming the line.
+
+    ``max_bytes``: largest file accepted (default ``GRIDSIM_MAX_INPUT_MB``, 64 MB)."""
+    from gridsim.errors import GridsimError
+    from gridsim.model.limits import limit
+
     path = Path(path)
     try:
         size = path.stat().st_size
-    except OSError as e:
-        raise EventError(f"{path}: cannot read: {e.strerror}") from None
+    except (OSError, ValueError) as e:
+        raise EventError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+    if max_bytes is None:
+        try:
+            max_bytes = limit("GRIDSIM_MAX_INPUT_MB")
+        except GridsimError as e:
+            raise EventError(str(e)) from None
     if size > max_bytes:
-        raise EventError(f"{path}: {size} bytes, more than the limit of {max_bytes}")
+        raise EventError(f"{path}: {size} bytes, more than the limit of {max_bytes} (GRIDSIM_MAX_INPUT_MB)")
     out = []
     try:
         text = path.read_text(encoding="utf-8")

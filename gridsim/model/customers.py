@@ -28,6 +28,7 @@ Derivation rule (:func:`derive_customers`, deterministic, no randomness)
 """
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gridsim.errors import InputFileError, ModelLoadError
+from gridsim.errors import InputFileError, ModelLoadError, brief
 from gridsim.model.model import CUSTOMER_COLUMNS
 from gridsim.types import CRITICAL_CLASSES, DEFAULT_PRIORITY, CustomerClass
 
@@ -70,11 +71,16 @@ def class_priorities(priority_weights: Mapping[str, float] | None = None) -> dic
     weights = {c.value: float(w) for c, w in DEFAULT_PRIORITY.items()}
     for key, value in (priority_weights or {}).items():
         if str(key) not in weights:
-            raise ModelLoadError(f"priority_weights: class {key!r} is not one of {', '.join(_CLASS_VALUES)}")
+            raise ModelLoadError(f"priority_weights: class {brief(key)} is not one of {', '.join(_CLASS_VALUES)}")
         try:
+            if isinstance(value, bool):
+                raise TypeError
             weights[str(key)] = float(value)
-        except (TypeError, ValueError):
-            raise ModelLoadError(f"priority_weights: weight of {key!r} must be a number, got {value!r}") from None
+            if not abs(weights[str(key)]) <= MAX_NUMBER:
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):
+            raise ModelLoadError(f"priority_weights: weight of {brief(key)} must be a finite number, got "
+                                 f"{brief(value)}") from None
     return weights
 
 
@@ -142,24 +148,56 @@ def derive_customers(net, *, critical: list[dict] | None = None,
 
 def critical_frame(critical: list[dict]) -> pd.DataFrame:
     """model.yaml ``customers.critical`` list -> DataFrame (customer_id, bus, class, count, p_kw, name)."""
+    if not isinstance(critical, (list, tuple)):
+        raise ModelLoadError(f"model.yaml customers.critical: expected a list of facilities, got {brief(critical)}")
     rows = []
     for i, entry in enumerate(critical):
         if not isinstance(entry, Mapping):
-            raise ModelLoadError(f"model.yaml customers.critical[{i}]: expected a mapping, got {entry!r}")
+            raise ModelLoadError(f"model.yaml customers.critical[{i}]: expected a mapping, got {brief(entry)}")
         missing = [k for k in ("customer_id", "class", "bus") if k not in entry]
         if missing:
             raise ModelLoadError(f"model.yaml customers.critical[{i}]: missing {', '.join(missing)}")
-        cls = str(entry["class"])
+        where = f"model.yaml customers.critical[{i}]"
+        cid = _scalar_text(entry["customer_id"], f"{where}.customer_id", MAX_ID_CHARS)
+        where = f"{where} ({cid})"
+        cls = str(entry["class"]) if isinstance(entry["class"], str) else None
         if cls not in _CLASS_VALUES:
-            raise ModelLoadError(f"model.yaml customers.critical[{i}] ({entry['customer_id']}): class {cls!r} "
-                                 f"is not one of {', '.join(_CLASS_VALUES)}")
-        try:
-            rows.append({"customer_id": str(entry["customer_id"]), "bus": int(entry["bus"]), "class": cls,
-                         "count": int(entry.get("count", 1)), "p_kw": float(entry.get("p_kw", 0.0)),
-                         "name": str(entry.get("name", entry["customer_id"]))})
-        except (TypeError, ValueError) as exc:
-            raise ModelLoadError(f"model.yaml customers.critical[{i}] ({entry['customer_id']}): {exc}") from None
+            raise ModelLoadError(f"{where}: class {brief(entry['class'])} is not one of {', '.join(_CLASS_VALUES)}")
+        rows.append({"customer_id": cid, "bus": _whole(entry["bus"], f"{where}.bus", -_MAX_ID, _MAX_ID),
+                     "class": cls, "count": _whole(entry.get("count", 1), f"{where}.count", 0, MAX_COUNT),
+                     "p_kw": _finite(entry.get("p_kw", 0.0), f"{where}.p_kw"),
+                     "name": _scalar_text(entry.get("name", cid), f"{where}.name", 200)})
     return pd.DataFrame(rows, columns=["customer_id", "bus", "class", "count", "p_kw", "name"])
+
+
+def _whole(value, where: str, low: int, high: int) -> int:
+    """An integer from model.yaml (an int, or a float with no fraction) in ``low..high``."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)) \
+        and math.isfinite(value) and value == int(value) and low <= value <= high
+    if not ok:
+        raise ModelLoadError(f"{where}: expected an integer from {low:,} to {high:,}, got {brief(value)}")
+    return int(value)
+
+
+def _finite(value, where: str) -> float:
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    try:
+        ok = ok and abs(float(value)) <= MAX_NUMBER
+    except OverflowError:
+        ok = False
+    if not ok:
+        raise ModelLoadError(f"{where}: expected a finite number (up to {MAX_NUMBER:g}), got {brief(value)}")
+    return float(value)
+
+
+def _scalar_text(value, where: str, max_chars: int) -> str:
+    """Text (or a number, written as text) of at most ``max_chars`` characters."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (str, int, float, np.integer, np.floating)):
+        raise ModelLoadError(f"{where}: expected text, got {brief(value)}")
+    text = str(value).strip()
+    if not text or len(text) > max_chars:
+        raise ModelLoadError(f"{where}: expected 1 to {max_chars} characters, got {brief(value)}")
+    return text
 
 
 def _normalise(df: pd.DataFrame) -> pd.DataFrame:
@@ -172,28 +210,55 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- files
 
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _bad(path: Path, row_pos: int | None, column: str, message: str) -> InputFileError:
     where = f"{path.name} line {row_pos + 2}" if row_pos is not None else path.name
     return InputFileError(f"{where}: column '{column}': {message} ({path})")
 
 
-def _parse_int(path: Path, df: pd.DataFrame, column: str) -> np.ndarray:
+#: Largest ``count`` of one customers row (sums over millions of rows stay far from int64 overflow).
+MAX_COUNT = 10**9
+#: Largest magnitude of a demand or a priority (keeps sums and products finite).
+MAX_NUMBER = 1e12
+#: Longest customer id (the live engine's events take ids of at most 128 characters).
+MAX_ID_CHARS = 128
+#: Largest absolute bus id read from a file (int64, with room to spare).
+_MAX_ID = 2**62
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    """A cell for an error message: quoted, at most ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+def _parse_int(path: Path, df: pd.DataFrame, column: str, *, high: float = _MAX_ID) -> np.ndarray:
     raw = df[column].astype(str).str.strip()
-    num = pd.to_numeric(raw, errors="coerce")
-    bad = num.isna() | (num != np.floor(num))
+    num = pd.to_numeric(raw, errors="coerce").astype(float)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(num) | (num != np.floor(num))
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise _bad(path, pos, column, f"{raw.iloc[pos]!r} is not an integer")
+        raise _bad(path, pos, column, f"{_shown(raw.iloc[pos])} is not an integer")
+    big = (num > high) | (num < -_MAX_ID)
+    if big.any():
+        pos = int(np.flatnonzero(big.to_numpy())[0])
+        raise _bad(path, pos, column, f"{_shown(raw.iloc[pos])} is out of range (larger than {high:,.0f})")
     return num.to_numpy().astype(np.int64)
 
 
 def _parse_float(path: Path, df: pd.DataFrame, column: str, default: pd.Series) -> np.ndarray:
     raw = df[column].astype(str).str.strip().replace({"nan": "", "None": "", "<NA>": ""})  # parquet nulls
-    num = pd.to_numeric(raw.where(raw != "", None), errors="coerce")
-    bad = num.isna() & (raw != "")
+    num = pd.to_numeric(raw.where(raw != "", None), errors="coerce").astype(float)
+    with np.errstate(invalid="ignore"):
+        bad = (num.isna() & (raw != "")) | ~(num.abs() <= MAX_NUMBER) & num.notna()
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise _bad(path, pos, column, f"{raw.iloc[pos]!r} is not a number")
+        raise _bad(path, pos, column, f"{_shown(raw.iloc[pos])} is not a finite number (up to {MAX_NUMBER:g})")
     return num.fillna(default).to_numpy(dtype=float)
 
 
@@ -205,21 +270,26 @@ def read_customers(path, *, priority_weights: Mapping[str, float] | None = None)
     Raises :class:`InputFileError` naming the file, line and column of the
     first bad value. Negative counts / demands are left to :func:`validate_model`.
     """
+    from gridsim.model.loader import path_kind
+
+    from gridsim.model.limits import check_file_size
+
     path = Path(path)
-    if not path.is_file():
+    if path_kind(path) != "file":
         raise InputFileError(f"{path}: customers file not found")
+    check_file_size(path, "GRIDSIM_MAX_INPUT_MB")
     try:
         if path.suffix.lower() == ".parquet":
             df = pd.read_parquet(path).astype(str)
         else:
             df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.ParserError as exc:
-        raise InputFileError(f"{path.name}: malformed CSV: {exc} ({path})") from None
+        raise InputFileError(f"{path.name}: malformed CSV: {_one_line(exc)} ({path})") from None
     except pd.errors.EmptyDataError:
         raise InputFileError(f"{path.name}: file is empty; expected a header line with "
                              f"customer_id,bus,class,count ({path})") from None
     except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid, a ValueError
-        raise InputFileError(f"{path.name}: cannot read: {exc} ({path})") from None
+        raise InputFileError(f"{path.name}: cannot read: {_one_line(exc)} ({path})") from None
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in ("customer_id", "bus", "class", "count") if c not in df.columns]
     if missing:
@@ -229,16 +299,21 @@ def read_customers(path, *, priority_weights: Mapping[str, float] | None = None)
     empty = ids == ""
     if empty.any():
         raise _bad(path, int(np.flatnonzero(empty.to_numpy())[0]), "customer_id", "empty customer id")
+    long_id = ids.str.len() > MAX_ID_CHARS
+    if long_id.any():
+        pos = int(np.flatnonzero(long_id.to_numpy())[0])
+        raise _bad(path, pos, "customer_id", f"{_shown(ids.iloc[pos])} is longer than {MAX_ID_CHARS} characters "
+                   "(events name customers by id: keep ids short)")
     cls = df["class"].astype(str).str.strip().str.lower()
     unknown = ~cls.isin(_CLASS_VALUES)
     if unknown.any():
         pos = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise _bad(path, pos, "class", f"class {cls.iloc[pos]!r} is not one of {', '.join(_CLASS_VALUES)}")
+        raise _bad(path, pos, "class", f"class {_shown(cls.iloc[pos])} is not one of {', '.join(_CLASS_VALUES)}")
     out = df.copy()
     out["customer_id"] = ids.to_numpy(dtype=object)
     out["class"] = cls.to_numpy(dtype=object)
     out["bus"] = _parse_int(path, df, "bus")
-    out["count"] = _parse_int(path, df, "count")
+    out["count"] = _parse_int(path, df, "count", high=MAX_COUNT)
     zero = pd.Series(0.0, index=df.index)
     out["p_kw"] = _parse_float(path, df, "p_kw", zero) if "p_kw" in df.columns else 0.0
     default_prio = cls.map(class_priorities(priority_weights))

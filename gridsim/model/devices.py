@@ -24,7 +24,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from gridsim.errors import ModelLoadError
+from gridsim.errors import ModelLoadError, brief
 from gridsim.model.model import DEVICE_COLUMNS
 from gridsim.types import PP_SWITCH_TYPE, DeviceKind
 
@@ -32,22 +32,41 @@ _ET_NAME = {"l": "line", "t": "trafo", "t3": "trafo3w", "b": "switch"}
 _KIND_VALUES = tuple(k.value for k in DeviceKind)
 
 
+#: Largest element id model.yaml may name (int64 with room to spare).
+_MAX_ID = 2**62
+
+
+def _yaml_id(value, where: str, *, low: int = 0) -> int:
+    """An element id from model.yaml: an integer (or integer text) from ``low`` to 2**62."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 30:
+        value = int(value.strip())
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) \
+            or not low <= value <= _MAX_ID:
+        raise ModelLoadError(f"{where}: expected an element id (an integer >= {low}), got {brief(value)}")
+    return int(value)
+
+
 def _line_devices(entries, kind: DeviceKind, default_remote: bool) -> pd.DataFrame:
     """model.yaml ``fuses`` / ``reclosers`` list -> device rows (no check against the net)."""
     lines, buses, remote = [], [], []
+    if entries is not None and not isinstance(entries, (list, tuple)):
+        raise ModelLoadError(f"model.yaml devices.{kind.value}s: expected a list of {{line: <id>, bus: <id>}}, "
+                             f"got {brief(entries)}")
     for i, entry in enumerate(entries or []):
-        try:
-            if isinstance(entry, Mapping):
-                lines.append(int(entry["line"]))
-                buses.append(int(entry.get("bus", -1)))
-                remote.append(bool(entry.get("remote", default_remote)))
-            else:
-                lines.append(int(entry))
-                buses.append(-1)
-                remote.append(default_remote)
-        except (KeyError, TypeError, ValueError):
-            raise ModelLoadError(f"model.yaml devices.{kind.value}s[{i}]: expected a line id or "
-                                 f"{{line: <id>, bus: <id>}}, got {entry!r}") from None
+        where = f"model.yaml devices.{kind.value}s[{i}]"
+        if isinstance(entry, Mapping):
+            if "line" not in entry:
+                raise ModelLoadError(f"{where}: expected a line id or {{line: <id>, bus: <id>}}, got {brief(entry)}")
+            lines.append(_yaml_id(entry["line"], f"{where}.line"))
+            buses.append(_yaml_id(entry.get("bus", -1), f"{where}.bus", low=-1))
+            flag = entry.get("remote", default_remote)
+            if not isinstance(flag, bool):
+                raise ModelLoadError(f"{where}.remote: expected true or false, got {brief(flag)}")
+            remote.append(flag)
+        else:
+            lines.append(_yaml_id(entry, where))
+            buses.append(-1)
+            remote.append(default_remote)
     n = len(lines)
     line_ids = np.asarray(lines, dtype=np.int64)
     return pd.DataFrame({
@@ -79,14 +98,14 @@ def build_device_table(net, meta: Mapping | None = None) -> pd.DataFrame:
     if overrides:
         if not isinstance(overrides, Mapping):
             raise ModelLoadError("model.yaml devices.switch_kinds: expected a mapping {switch id: kind}")
-        try:
-            ov = pd.Series({int(k): str(v) for k, v in overrides.items()}, dtype=object)
-        except (TypeError, ValueError):
-            raise ModelLoadError("model.yaml devices.switch_kinds: keys must be pandapower switch ids") from None
-        bad = ov[~ov.isin(_KIND_VALUES)]
-        if len(bad):
-            raise ModelLoadError(f"model.yaml devices.switch_kinds[{bad.index[0]}]: kind {bad.iloc[0]!r} is "
-                                 f"not one of {', '.join(_KIND_VALUES)}")
+        ov = {}
+        for k, v in overrides.items():
+            sid = _yaml_id(k, "model.yaml devices.switch_kinds (key)")
+            if not isinstance(v, str) or v not in _KIND_VALUES:
+                raise ModelLoadError(f"model.yaml devices.switch_kinds[{sid}]: kind {brief(v)} is "
+                                     f"not one of {', '.join(_KIND_VALUES)}")
+            ov[sid] = v
+        ov = pd.Series(ov, dtype=object)
         kind = ov.reindex(sw.index).fillna(kind)
     et = sw["et"].astype(str)
     element_type = et.map(_ET_NAME).fillna(et)
@@ -95,10 +114,11 @@ def build_device_table(net, meta: Mapping | None = None) -> pd.DataFrame:
     if remote_list is None:
         remote = kind.isin([DeviceKind.BREAKER.value, DeviceKind.RECLOSER.value]).to_numpy()
     else:
-        try:
-            remote_ids = np.asarray([int(x) for x in remote_list], dtype=np.int64)
-        except (TypeError, ValueError):
-            raise ModelLoadError("model.yaml devices.remote_switches: expected a list of switch ids") from None
+        if not isinstance(remote_list, (list, tuple)):
+            raise ModelLoadError(f"model.yaml devices.remote_switches: expected a list of switch ids, got "
+                                 f"{brief(remote_list)}")
+        remote_ids = np.asarray([_yaml_id(x, f"model.yaml devices.remote_switches[{i}]")
+                                 for i, x in enumerate(remote_list)], dtype=np.int64)
         remote = np.isin(idx, remote_ids)
     table = pd.DataFrame({
         "device_id": ("switch:" + sw.index.astype(str)).to_numpy(dtype=object),

@@ -31,11 +31,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from gridsim.errors import InputFileError, ModelLoadError, ModelValidationError
+from gridsim.errors import InputFileError, ModelLoadError, ModelValidationError, NetworkStructureError, brief
 from gridsim.model.customers import class_priorities, derive_customers, read_customers
 from gridsim.model.devices import build_device_table
+from gridsim.model.limits import check_file_size
 from gridsim.model.model import CUSTOMER_COLUMNS, DEVICE_COLUMNS, Model
-from gridsim.model.validation import validate_model
+from gridsim.model.validation import check_net_structure, normalise_net, validate_model
 
 #: Bundled models: name -> short description (with its source).
 BUNDLED_MODELS: dict[str, str] = {
@@ -75,6 +76,9 @@ BUNDLED_SOURCES: dict[str, dict] = {
 DEFAULT_SWITCHING: dict[str, float] = {"remote_operate_s": 30.0, "manual_operate_min": 15.0,
                                        "crew_speed_kmh": 40.0, "manual_dispatch_min": 30.0,
                                        "travel_factor": 1.3}
+
+#: Largest ``synth:N`` (buses); SimBench's complete grid has ~37,600.
+MAX_SYNTH_BUSES = 200_000
 
 #: Modules whose functions a model.yaml ``source.loader`` may name.
 _ALLOWED_LOADER_MODULES = ("pandapower.networks", "simbench")
@@ -118,16 +122,54 @@ def _versions() -> str:
 
 
 def _resolve_loader(source: Mapping):
-    name = str(source.get("loader", ""))
-    module_name, _, func_name = name.rpartition(".")
-    if not module_name.startswith(_ALLOWED_LOADER_MODULES) or not func_name:
-        raise ModelLoadError(f"model source loader {name!r} is not supported; use a function of "
+    name = source.get("loader", "")
+    module_name, _, func_name = name.rpartition(".") if isinstance(name, str) else ("", "", "")
+    if not module_name.startswith(_ALLOWED_LOADER_MODULES) or not func_name.isidentifier() \
+            or func_name.startswith("_"):
+        raise ModelLoadError(f"model source loader {brief(name)} is not supported; use a function of "
                              f"{' or '.join(_ALLOWED_LOADER_MODULES)}")
     try:
         func = getattr(importlib.import_module(module_name), func_name)
-    except (ImportError, AttributeError):
-        raise ModelLoadError(f"model source loader {name!r} does not exist in the installed packages") from None
+    except (ImportError, AttributeError, ValueError):
+        raise ModelLoadError(f"model source loader {brief(name)} does not exist in the installed packages") from None
+    if not callable(func):
+        raise ModelLoadError(f"model source loader {brief(name)} is not a function")
     return func
+
+
+def _small(value, limit: int = 10_000) -> bool:
+    """Whether ``value`` (from YAML) holds at most ``limit`` items counted with repeats (so an alias bomb,
+    small in memory, is not small)."""
+    todo, n = [value], 0
+    while todo:
+        v = todo.pop()
+        n += 1
+        if n > limit:
+            return False
+        if isinstance(v, Mapping):
+            todo.extend(v.keys())
+            todo.extend(v.values())
+        elif isinstance(v, (list, tuple, set)):
+            todo.extend(v)
+    return True
+
+
+def _check_source(source) -> None:
+    """A model source (``{loader, args, kwargs}``) of the right shape: :class:`ModelLoadError` otherwise."""
+    if not isinstance(source, Mapping):
+        raise ModelLoadError(f"model source: expected a mapping with loader, args, kwargs, got {brief(source)}")
+    args, kwargs = source.get("args"), source.get("kwargs")
+    if args is not None and not isinstance(args, (list, tuple)):
+        raise ModelLoadError(f"model source args: expected a list, got {brief(args)}")
+    if kwargs is not None and not (isinstance(kwargs, Mapping) and all(isinstance(k, str) for k in kwargs)):
+        raise ModelLoadError(f"model source kwargs: expected a mapping of names to values, got {brief(kwargs)}")
+    try:
+        if not _small([args, kwargs]):
+            raise ValueError
+        json.dumps([args, kwargs], allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        raise ModelLoadError(f"model source args / kwargs: plain values only (numbers, text, lists), got "
+                             f"{brief([args, kwargs])}") from None
 
 
 def build_net(source: Mapping):
@@ -135,15 +177,21 @@ def build_net(source: Mapping):
 
     Returns the cached object itself: callers must copy before modifying.
     """
+    _check_source(source)
     key_text = json.dumps({"loader": source.get("loader"), "args": list(source.get("args") or []),
                            "kwargs": dict(source.get("kwargs") or {})}, sort_keys=True)
     digest = hashlib.sha256(key_text.encode()).hexdigest()[:16]
-    key = f"{str(source.get('loader')).rpartition('.')[2]}-{digest}-{_versions()}"
+    func_name = "".join(c for c in str(source.get("loader")).rpartition(".")[2] if c.isalnum() or c == "_")[:40]
+    key = f"{func_name}-{digest}-{_versions()}"
     if key in _NET_CACHE:
         return _NET_CACHE[key]
     path = cache_dir() / f"{key}.pkl"
     net = None
-    if path.is_file():
+    try:
+        cached = path.is_file()
+    except OSError:  # an unusable GRIDSIM_CACHE_DIR only costs speed
+        cached = False
+    if cached:
         try:
             with path.open("rb") as fh:
                 net = pickle.load(fh)
@@ -157,8 +205,9 @@ def build_net(source: Mapping):
         except ModelLoadError:
             raise
         except Exception as exc:  # third-party loaders raise anything on a bad code / argument
-            raise ModelLoadError(f"{source.get('loader')}{tuple(source.get('args') or ())} failed: "
-                                 f"{type(exc).__name__}: {exc}") from None
+            raise ModelLoadError(f"model source {brief(source.get('loader'))}"
+                                 f"{brief(tuple(source.get('args') or ()))} failed: "
+                                 f"{type(exc).__name__}: {_one_line(exc)}") from None
         _write_cache(path, net)
     _NET_CACHE[key] = net
     return net
@@ -179,29 +228,53 @@ def _write_cache(path: Path, net) -> None:
         pass  # a read-only cache directory only costs speed
 
 
+def path_kind(path: Path) -> str | None:
+    """``"file"``, ``"dir"``, ``"other"`` or None (nothing there) for a path a user gave; a path that
+    cannot even be looked at (a name too long, no permission) is an :class:`InputFileError`."""
+    import stat
+
+    try:
+        mode = Path(path).stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, ValueError) as exc:  # ValueError: an embedded NUL byte
+        raise InputFileError(f"{brief(str(path))}: cannot use this path: "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
+    return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
+
+
 def read_net_json(path) -> object:
     """pandapower JSON file -> net; :class:`InputFileError` naming the file on any problem."""
     import pandapower
 
     path = Path(path)
-    if not path.is_file():
+    if path_kind(path) != "file":
         raise InputFileError(f"{path}: network file not found")
+    check_file_size(path, "GRIDSIM_MAX_NET_MB")
     try:
         with path.open("r", encoding="utf-8") as fh:
             json.load(fh)  # precise syntax errors (line / column) before pandapower sees the file
     except json.JSONDecodeError as exc:
         raise InputFileError(f"{path.name} line {exc.lineno} column {exc.colno}: malformed JSON: {exc.msg} "
                              f"({path})") from None
+    except RecursionError:
+        raise InputFileError(f"{path.name}: JSON nested too deeply to be a pandapower network ({path})") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{path.name}: cannot read: {exc} ({path})") from None
+        raise InputFileError(f"{path.name}: cannot read: {_one_line(exc)} ({path})") from None
     try:
         net = pandapower.from_json(str(path))
     except Exception as exc:  # pandapower raises many kinds on a JSON that is not a net
-        raise InputFileError(f"{path.name}: not a pandapower network: {type(exc).__name__}: {exc} "
+        raise InputFileError(f"{path.name}: not a pandapower network: {type(exc).__name__}: {_one_line(exc)} "
                              f"({path})") from None
     if not isinstance(net, pandapower.pandapowerNet):
         raise InputFileError(f"{path.name}: not a pandapower network (found {type(net).__name__}) ({path})")
     return net
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    """A third-party exception's text for our one-line messages: newlines folded, at most ``limit`` characters."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # --------------------------------------------------------------------------- model.yaml
@@ -218,6 +291,7 @@ def read_model_yaml(path) -> dict:
         stat = path.stat()
     except OSError:
         raise InputFileError(f"{path}: model.yaml not found") from None
+    check_file_size(path, "GRIDSIM_MAX_INPUT_MB")
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     if key in _META_CACHE:
         return copy.deepcopy(_META_CACHE[key])
@@ -228,10 +302,14 @@ def read_model_yaml(path) -> dict:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputFileError(f"{path.name}{where}: malformed YAML: {problem} ({path})") from None
+        problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["unreadable"])[0]
+        raise InputFileError(f"{path.name}{where}: malformed YAML: {_one_line(problem)} ({path})") from None
+    except RecursionError:
+        raise InputFileError(f"{path.name}: YAML nested too deeply ({path})") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{path.name}: cannot read: {exc} ({path})") from None
+        raise InputFileError(f"{path.name}: cannot read: {_one_line(exc)} ({path})") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise InputFileError(f"{path.name}: malformed YAML: {_one_line(exc)} ({path})") from None
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
@@ -240,6 +318,11 @@ def read_model_yaml(path) -> dict:
     for section in ("source", "customers", "devices", "switching", "priority_weights"):
         if meta.get(section) is not None and not isinstance(meta[section], dict):
             raise InputFileError(f"{path.name}: section '{section}' must be a mapping ({path})")
+    for key in ("name", "description"):
+        value = meta.get(key)
+        if value is not None and not (isinstance(value, str) and len(value) <= (200 if key == "name" else 10_000)):
+            raise InputFileError(f"{path.name}: '{key}' must be text of at most "
+                                 f"{200 if key == 'name' else 10_000:,} characters, got {brief(value)} ({path})")
     _META_CACHE[key] = meta
     return copy.deepcopy(meta)
 
@@ -266,14 +349,20 @@ def _apply_priority(customers: pd.DataFrame, weights: Mapping | None, *, only_mi
 
 
 def _assemble(name: str, spec: str, net, meta: dict, customers_path, priority_weights,
-              validate: bool) -> Model:
+              validate: bool, source: str | None = None) -> Model:
+    structure = check_net_structure(net)
+    if structure:  # refused whatever ``validate`` says: nothing below could read this net
+        raise NetworkStructureError(structure, source=source or spec)
+    normalise_net(net)
     meta = dict(meta)
     meta.setdefault("name", name)
     switching = dict(DEFAULT_SWITCHING)
     switching.update(meta.get("switching") or {})
     for key, value in switching.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ModelLoadError(f"model.yaml switching.{key}: expected a number >= 0, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e9:
+            shown = key if isinstance(key, str) and len(key) <= 60 else brief(key)
+            raise ModelLoadError(f"model.yaml switching.{shown}: expected a finite number >= 0, got "
+                                 f"{brief(value)}")
     meta["switching"] = switching
     weights = dict(meta.get("priority_weights") or {})
     weights.update(priority_weights or {})
@@ -313,7 +402,8 @@ def _load_folder(folder: Path, spec: str, customers, priority_weights, validate:
                 break
     base = _default_meta(name, meta.get("source"))
     base.update(meta)
-    return _assemble(name, spec, net, base, customers, priority_weights, validate)
+    source = str(folder / "net.json") if (folder / "net.json").is_file() else spec
+    return _assemble(name, spec, net, base, customers, priority_weights, validate, source)
 
 
 def _shared_copy(obj, net):
@@ -350,7 +440,7 @@ def load_model(spec, *, customers=None, priority_weights: Mapping[str, float] | 
     cust_key = None
     if customers is not None:
         cpath = Path(customers)
-        if not cpath.is_file():
+        if path_kind(cpath) != "file":
             raise InputFileError(f"{cpath}: customers file not found")
         st = cpath.stat()
         cust_key = (str(cpath.resolve()), st.st_mtime_ns, st.st_size)
@@ -384,17 +474,18 @@ def load_model(spec, *, customers=None, priority_weights: Mapping[str, float] | 
         return _cached((spec_str, cust_key, weights_key, validate), build)
 
     path = Path(spec_str).expanduser()
-    if path.is_dir():
+    kind = path_kind(path)
+    if kind == "dir":
         return _load_folder(path, spec_str, customers, priority_weights, validate)
-    if path.is_file():
+    if kind == "file":
         if path.name == "model.yaml":
             return _load_folder(path.parent, spec_str, customers, priority_weights, validate)
         net = read_net_json(path)
         return _assemble(path.stem, spec_str, net, _default_meta(path.stem, {"file": str(path)}),
-                         customers, priority_weights, validate)
+                         customers, priority_weights, validate, str(path))
     if isinstance(spec, Path) or "/" in spec_str or os.sep in spec_str or path.suffix:
-        raise InputFileError(f"{spec_str}: no such file or folder")
-    raise ModelLoadError(f"unknown model {spec_str!r}; bundled models: {', '.join(BUNDLED_MODELS)} "
+        raise InputFileError(f"{brief(spec_str, 200)}: no such file or folder")
+    raise ModelLoadError(f"unknown model {brief(spec_str)}; bundled models: {', '.join(BUNDLED_MODELS)} "
                          "(or simbench:CODE, synth:N[:SEED], a pandapower JSON file or a model folder)")
 
 
@@ -408,7 +499,7 @@ def _check_simbench_code(code: str) -> None:
     if code not in codes:
         close = [c for c in codes if c.lower().startswith(code.lower()[:8])][:5]
         hint = f"; similar: {', '.join(close)}" if close else f"; e.g. {', '.join(codes[3:6])}"
-        raise ModelLoadError(f"simbench code {code!r} is not one of the {len(codes)} SimBench codes{hint}")
+        raise ModelLoadError(f"simbench code {brief(code)} is not one of the {len(codes)} SimBench codes{hint}")
 
 
 def _load_synth(spec: str, customers, priority_weights, validate: bool) -> Model:
@@ -419,7 +510,9 @@ def _load_synth(spec: str, customers, priority_weights, validate: bool) -> Model
         if len(parts) > 3 or n_buses <= 0:
             raise ValueError
     except (ValueError, IndexError):
-        raise ModelLoadError(f"{spec!r}: expected synth:N or synth:N:SEED with integers, N > 0") from None
+        raise ModelLoadError(f"{brief(spec)}: expected synth:N or synth:N:SEED with integers, N > 0") from None
+    if n_buses > MAX_SYNTH_BUSES or not 0 <= seed < 2**63:
+        raise ModelLoadError(f"{brief(spec)}: N must be at most {MAX_SYNTH_BUSES:,} buses and SEED from 0 to 2**63-1")
     from gridsim.model.synth import make_synthetic
 
     model = make_synthetic(n_buses, seed=seed)

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from gridsim.errors import ModelValidationError, ValidationIssue
+from gridsim.errors import ModelValidationError, ValidationIssue, printable
 from gridsim.types import CustomerClass
 
 #: Tables holding bus references, and their bus columns.
@@ -54,6 +54,204 @@ UNSUPPORTED_ELEMENTS: dict[str, str] = {
 
 _CLASS_VALUES = tuple(c.value for c in CustomerClass)
 
+#: Columns gridsim reads, per table, and what their values must be: ``id`` integer ids (bus
+#: references), ``pos`` finite numbers > 0, ``num`` finite numbers, ``num_nan`` finite numbers or empty,
+#: ``bool`` true / false, ``bool_nan`` true / false or empty, ``str`` text, ``any`` anything (the column
+#: must exist). Numbers are at most 1e12 in size. Columns of tables with rows must exist; tables of
+#: :data:`REQUIRED_TABLES` must exist (they may be empty).
+NET_COLUMNS: dict[str, dict[str, str]] = {
+    "bus": {"vn_kv": "pos", "in_service": "bool"},
+    "line": {"from_bus": "id", "to_bus": "id", "length_km": "num", "in_service": "bool"},
+    # the power flow of FLISR's capacity check has no default for a transformer's rating and impedance
+    "trafo": {"hv_bus": "id", "lv_bus": "id", "in_service": "bool", "vn_hv_kv": "pos", "vn_lv_kv": "pos",
+              "sn_mva": "pos", "vk_percent": "num", "vkr_percent": "num"},
+    "trafo3w": {"hv_bus": "id", "mv_bus": "id", "lv_bus": "id", "in_service": "bool"},
+    "switch": {"bus": "id", "element": "id", "et": "str", "type": "any", "closed": "bool"},
+    "ext_grid": {"bus": "id", "in_service": "bool"},
+    "load": {"bus": "id", "p_mw": "num", "in_service": "bool"},
+    "gen": {"bus": "id", "in_service": "bool"},
+    **{t: {"bus": "id"} for t in ("sgen", "storage", "shunt", "motor", "ward", "xward", "asymmetric_load",
+                                  "asymmetric_sgen")},
+}
+#: Optional columns (the power flow reads them, with defaults when a column is absent), checked when present.
+NET_OPTIONAL_COLUMNS: dict[str, dict[str, str]] = {
+    "bus": {"x": "num_nan", "y": "num_nan"},
+    "line": {"r_ohm_per_km": "num", "x_ohm_per_km": "num", "c_nf_per_km": "num", "g_us_per_km": "num_nan",
+             "max_i_ka": "num", "parallel": "pos", "df": "num"},
+    "trafo": {"pfe_kw": "num", "i0_percent": "num", "shift_degree": "num", "parallel": "pos", "df": "num",
+              **{c: "num_nan" for c in ("tap_pos", "tap_neutral", "tap_step_percent", "tap_step_degree", "tap_min",
+                                        "tap_max")}},
+    "trafo3w": {c: "num_nan" for c in ("vn_hv_kv", "vn_mv_kv", "vn_lv_kv", "sn_hv_mva", "sn_mv_mva", "sn_lv_mva",
+                                       "vk_hv_percent", "vk_mv_percent", "vk_lv_percent", "vkr_hv_percent",
+                                       "vkr_mv_percent", "vkr_lv_percent", "pfe_kw", "i0_percent", "tap_pos",
+                                       "tap_neutral", "tap_step_percent", "tap_step_degree")},
+    "load": {"scaling": "num", "q_mvar": "num", "const_z_percent": "num_nan", "const_i_percent": "num_nan",
+             "const_z_p_percent": "num_nan", "const_z_q_percent": "num_nan", "const_i_p_percent": "num_nan",
+             "const_i_q_percent": "num_nan"},
+    "ext_grid": {"vm_pu": "num", "va_degree": "num_nan"},
+    "gen": {"slack": "bool_nan", "vm_pu": "num_nan", "va_degree": "num_nan", "p_mw": "num_nan"},
+    "switch": {"z_ohm": "num_nan"},
+    "shunt": {"p_mw": "num_nan", "q_mvar": "num_nan", "vn_kv": "num_nan", "step": "num_nan"},
+    **{t: {"in_service": "bool_nan", "p_mw": "num", "q_mvar": "num", "scaling": "num"}
+       for t in ("sgen", "storage")},
+    **{t: {"in_service": "bool_nan", "p_mw": "num_nan", "q_mvar": "num_nan", "scaling": "num_nan"}
+       for t in ("motor", "ward", "xward", "asymmetric_load", "asymmetric_sgen")},
+}
+#: Scalars of the net: name -> kind (when present).
+NET_SCALARS: dict[str, str] = {"sn_mva": "pos", "f_hz": "pos"}
+REQUIRED_TABLES: tuple[str, ...] = ("bus", "line", "trafo", "trafo3w", "switch", "ext_grid", "load")
+
+_INT64_MAX = float(2**62)
+#: Largest magnitude of a number in a net (no physical quantity comes near; keeps arithmetic finite).
+MAX_NUMBER = 1e12
+
+
+def _short(value, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _bad_positions(values: pd.Series, kind: str) -> np.ndarray:
+    """Bool array: values of ``values`` that are not of ``kind`` (see :data:`NET_COLUMNS`)."""
+    if kind == "any":
+        return np.zeros(len(values), bool)
+    dtype = values.dtype
+    if kind == "str":
+        return ~values.map(lambda v: isinstance(v, str)).to_numpy(bool)
+    if kind in ("bool", "bool_nan"):
+        if pd.api.types.is_bool_dtype(dtype):
+            return np.zeros(len(values), bool)
+        obj = values.astype(object)
+        ok = obj.map(lambda v: isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, float, np.integer, np.floating))
+                                                                   and v in (0, 1))).to_numpy(bool)
+        if kind == "bool_nan":
+            ok |= values.isna().to_numpy(bool)
+        return ~ok
+    # numbers: booleans, text, containers are refused
+    if pd.api.types.is_bool_dtype(dtype):
+        return np.ones(len(values), bool)
+    if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
+        # integers too go through the range checks below (a 0 where > 0 is needed, an id beyond 2**62)
+        arr = values.to_numpy(np.float64, na_value=np.nan)
+    else:
+        obj = values.astype(object).to_numpy()
+        is_num = np.fromiter((isinstance(v, (int, float, np.integer, np.floating))
+                              and not isinstance(v, (bool, np.bool_)) for v in obj), bool, len(obj))
+        arr = np.full(len(obj), np.nan)
+        with np.errstate(all="ignore"):
+            arr[is_num] = [float(v) if abs(v) < 1e300 else np.inf for v in obj[is_num]]
+        if kind != "num_nan":
+            arr[~is_num] = np.nan
+        else:
+            bad = ~is_num & ~values.isna().to_numpy(bool)
+            arr[bad] = np.inf
+    with np.errstate(invalid="ignore"):
+        if kind == "id":
+            return ~(np.isfinite(arr) & (arr == np.floor(arr)) & (np.abs(arr) <= _INT64_MAX))
+        if kind == "num":
+            return ~(np.abs(arr) <= MAX_NUMBER)
+        if kind == "pos":
+            return ~((arr > 0) & (arr <= MAX_NUMBER))
+        return np.abs(arr) > MAX_NUMBER  # num_nan: NaN compares False
+
+
+_KIND_TEXT = {"id": "integer ids", "pos": "numbers > 0 (up to 1e12)", "num": "finite numbers (up to 1e12)",
+              "num_nan": "numbers up to 1e12 (or empty)", "bool": "true or false",
+              "bool_nan": "true, false (or empty)", "str": "text"}
+
+
+def check_net_structure(net) -> list[ValidationIssue]:
+    """Tables and columns gridsim reads exist and hold values of the right kind (:data:`NET_COLUMNS`);
+    element ids are unique integers. Run before anything else reads the net (it would crash on them);
+    :func:`gridsim.model.load_model` refuses a net with any of these issues (code ``bad_table``,
+    ``missing_column``, ``bad_value`` or ``duplicate_index``)."""
+    issues: list[ValidationIssue] = []
+    if not hasattr(net, "keys"):
+        return [ValidationIssue("net", "", (), f"not a pandapower network ({type(net).__name__})", "bad_table")]
+    names = list(dict.fromkeys([*REQUIRED_TABLES, *NET_COLUMNS, *NET_OPTIONAL_COLUMNS, *BUS_REFERENCES,
+                                *UNSUPPORTED_ELEMENTS]))
+    for name in names:
+        df = net[name] if name in net else None
+        if df is None:
+            if name in REQUIRED_TABLES:
+                issues.append(ValidationIssue(name, "", (), f"table '{name}' is missing; every pandapower net has "
+                                              f"one (it may be empty)", "bad_table"))
+            continue
+        if not isinstance(df, pd.DataFrame):
+            issues.append(ValidationIssue(name, "", (), f"'{name}' must be a table (a pandas DataFrame), found "
+                                          f"{type(df).__name__} {_short(df)}", "bad_table"))
+            continue
+        index = df.index
+        bad_index = _bad_positions(pd.Series(index), "id")
+        if bad_index.any():
+            shown = ", ".join(_short(v) for v in index[bad_index][:5])
+            issues.append(ValidationIssue(name, "index", (), f"{name} ids must be integers, found {shown}",
+                                          "bad_value"))
+            continue
+        dup_cols = df.columns[df.columns.duplicated()]
+        if len(dup_cols):
+            issues.append(ValidationIssue(name, _short(dup_cols[0]), (), f"column {_short(dup_cols[0])} appears "
+                                          f"more than once in {name}; keep one", "bad_table"))
+            continue
+        void = [c for c in df.columns if df[c].dtype.kind == "V"]
+        if void:
+            issues.append(ValidationIssue(name, _short(void[0]), (), f"column {_short(void[0])} of {name} has an "
+                                          "unreadable type; drop it or give it numbers or text", "bad_value"))
+            continue
+        cols = {**NET_COLUMNS.get(name, {}), **NET_OPTIONAL_COLUMNS.get(name, {})}
+        for col, kind in cols.items():
+            if col not in df.columns:
+                if col in NET_COLUMNS.get(name, {}) and len(df):
+                    issues.append(ValidationIssue(name, col, (), f"column '{col}' is missing from {name}; gridsim "
+                                                  f"needs it", "missing_column"))
+                continue
+            bad = _bad_positions(df[col], kind)
+            if bad.any():
+                ids = _ids(index[bad])
+                what = _KIND_TEXT[kind]
+                shown = ", ".join(_short(v) for v in df[col][bad].iloc[:3])
+                issues.append(ValidationIssue(name, col, ids, f"{name}.{col} must hold {what}, found {shown}",
+                                              "bad_value"))
+    for key, kind in NET_SCALARS.items():
+        if key in net:
+            value = net[key]
+            ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+            if not ok or _bad_positions(pd.Series([float(value)]), kind)[0]:
+                issues.append(ValidationIssue("net", key, (), f"net.{key} must be a number > 0, found "
+                                              f"{_short(value)}", "bad_value"))
+    if not issues:
+        issues += check_duplicate_index(net)
+    return issues
+
+
+def normalise_net(net) -> None:
+    """Give the columns checked by :func:`check_net_structure` their canonical dtypes (in place):
+    ids int64, booleans bool, numbers float. Call only on a net without structure issues."""
+    for name in dict.fromkeys([*NET_COLUMNS, *NET_OPTIONAL_COLUMNS]):
+        df = net[name] if name in net else None
+        if not isinstance(df, pd.DataFrame):
+            continue
+        if len(df) and df.index.dtype != np.int64:
+            df.index = pd.Index(df.index.to_numpy(np.float64).astype(np.int64) if df.index.dtype.kind == "f"
+                                else np.asarray(list(df.index), np.int64))
+        cols = {**NET_COLUMNS.get(name, {}), **NET_OPTIONAL_COLUMNS.get(name, {})}
+        for col, kind in cols.items():
+            if col not in df.columns:
+                if kind != "any" and col in NET_COLUMNS.get(name, {}):
+                    dtype = {"id": np.int64, "num": float, "pos": float, "bool": bool, "str": object}[kind]
+                    df[col] = pd.Series(dtype=dtype)
+                elif kind == "any" and col in NET_COLUMNS.get(name, {}):
+                    df[col] = pd.Series(dtype=object)
+                continue
+            s = df[col]
+            if kind == "id" and s.dtype != np.int64:
+                df[col] = np.asarray([int(v) for v in s.astype(object)], np.int64) if s.dtype.kind == "O" \
+                    else s.to_numpy(np.float64).astype(np.int64) if s.dtype.kind == "f" else s.astype(np.int64)
+            elif kind == "bool" and s.dtype != bool:
+                df[col] = s.astype(object).map(bool).astype(bool)
+            elif kind in ("num", "num_nan", "pos") and s.dtype.kind not in "fi":
+                df[col] = pd.to_numeric(s.astype(object), errors="coerce").astype(float)
+
 
 def _ids(values: Iterable) -> tuple:
     """Plain-python ids (ints stay ints), sorted and unique."""
@@ -82,7 +280,7 @@ def _plural(ids: tuple, one: str, many: str) -> str:
 
 
 def _show(ids: tuple, limit: int = 5) -> str:
-    s = ", ".join(str(i) for i in ids[:limit])
+    s = ", ".join(printable(i, 40) for i in ids[:limit])  # a value from a file may be long or hold a newline
     return s + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
@@ -273,8 +471,8 @@ def check_devices(model) -> list[ValidationIssue]:
     for key in ("switch_kinds", "remote_switches"):
         refs = dmeta.get(key) or []
         try:
-            refs = pd.Index([int(x) for x in refs])
-        except (TypeError, ValueError):
+            refs = pd.Index([int(x) for x in refs], dtype=np.int64)
+        except (TypeError, ValueError, OverflowError):
             continue  # build_device_table already refused malformed entries
         bad = refs[~refs.isin(net.switch.index)]
         if len(bad):

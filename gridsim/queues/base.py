@@ -23,7 +23,7 @@ from pathlib import Path
 
 import orjson
 
-from gridsim.errors import QueueError
+from gridsim.errors import QueueError, brief
 
 __all__ = ["QUEUE_NAMES", "DEFAULT_URL", "MAX_MESSAGE_BYTES", "Delivery", "QueueStats", "QueueBackend",
            "open_queue", "check_queue_name", "encode_message", "decode_message"]
@@ -76,7 +76,7 @@ class QueueStats:
 def check_queue_name(queue: object) -> str:
     """Return ``queue`` if it is a valid queue name, else raise :class:`QueueError`."""
     if not isinstance(queue, str) or not _NAME_RE.match(queue):
-        raise QueueError(f"bad queue name {queue!r}: use lower-case letters, digits and _ . - "
+        raise QueueError(f"bad queue name {brief(queue)}: use lower-case letters, digits and _ . - "
                          f"(1-64 characters, starting with a letter), e.g. {QUEUE_NAMES[0]!r}")
     return queue
 
@@ -99,17 +99,22 @@ def encode_message(queue: str, message: object, max_bytes: int = MAX_MESSAGE_BYT
     for f in ("id", "schema", "created_at"):
         v = message.get(f)
         if not isinstance(v, str) or not v:
-            got = "missing" if f not in message else f"{type(v).__name__} {v!r}"[:80]
+            got = "missing" if f not in message else f"{type(v).__name__} {brief(v, 60)}"
             raise QueueError(f"queue {queue!r}: message field {f!r} must be a non-empty string ({got}); "
                              f"every message needs string 'id', 'schema' and 'created_at'")
     try:
         text = _fast_dumps(message) if trusted else json.dumps(message, separators=(",", ":"), ensure_ascii=False,
                                                                 allow_nan=False)
-    except (TypeError, ValueError) as e:
-        raise QueueError(f"queue {queue!r}: message id={message['id']!r} is not JSON-serialisable: {e}") from None
-    n = len(text.encode("utf-8")) if len(text) * 4 > max_bytes else len(text)
+    except (TypeError, ValueError, RecursionError) as e:
+        raise QueueError(f"queue {queue!r}: message id={brief(message['id'])} is not JSON-serialisable: "
+                         f"{brief(str(e), 200)}") from None
+    try:  # trusted (orjson) text is valid UTF-8; outside text may hold lone surrogates: always encode it
+        n = len(text.encode("utf-8")) if (len(text) * 4 > max_bytes or not trusted) else len(text)
+    except UnicodeEncodeError:
+        raise QueueError(f"queue {queue!r}: message id={brief(message['id'])} is not valid UTF-8 text "
+                         "(a lone surrogate)") from None
     if n > max_bytes:
-        raise QueueError(f"queue {queue!r}: message id={message['id']!r} is {n} bytes, over the "
+        raise QueueError(f"queue {queue!r}: message id={brief(message['id'])} is {n} bytes, over the "
                          f"{max_bytes}-byte limit (max_message_bytes)")
     return message["id"], text
 
@@ -218,7 +223,7 @@ def sqlite_path(url: str) -> Path:
     """``sqlite:///rel/x.db`` -> ``rel/x.db``; ``sqlite:////abs/x.db`` -> ``/abs/x.db``."""
     rest = url[len("sqlite:///"):]
     if not rest or rest.endswith("/") or "?" in rest:
-        raise QueueError(f"bad queue URL {url!r}: no database file; accepted forms: {_ACCEPTED_URLS}")
+        raise QueueError(f"bad queue URL {brief(url, 200)}: no database file; accepted forms: {_ACCEPTED_URLS}")
     return Path(rest)
 
 
@@ -236,7 +241,7 @@ def open_queue(url: str | None = None, **options) -> QueueBackend:
     if url is None:
         url = os.environ.get("GRIDSIM_QUEUE") or DEFAULT_URL
     if not isinstance(url, str):
-        raise QueueError(f"bad queue URL {url!r}: accepted forms: {_ACCEPTED_URLS}")
+        raise QueueError(f"bad queue URL {brief(url, 200)}: accepted forms: {_ACCEPTED_URLS}")
     url = url.strip()
     if url.startswith("sqlite:///"):
         from gridsim.queues.sqlite import SQLiteQueue
@@ -244,4 +249,4 @@ def open_queue(url: str | None = None, **options) -> QueueBackend:
     if url.startswith(("redis://", "rediss://", "unix://")):
         from gridsim.queues.redis_streams import RedisStreamsQueue
         return RedisStreamsQueue(url, **options)
-    raise QueueError(f"unsupported queue URL {url!r}: accepted forms: {_ACCEPTED_URLS}")
+    raise QueueError(f"unsupported queue URL {brief(url, 200)}: accepted forms: {_ACCEPTED_URLS}")

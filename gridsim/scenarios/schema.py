@@ -28,7 +28,7 @@ from pydantic import (
     ValidationInfo, field_validator,
 )
 
-from gridsim.errors import GridsimError, UnknownElementError
+from gridsim.errors import GridsimError, UnknownElementError, brief, printable
 
 __all__ = [
     "Cause", "DistKind", "Distribution", "RepairSpec", "Fault", "PlannedOutage", "PoissonCount",
@@ -83,7 +83,13 @@ DEFAULT_STORM_WEIGHTS: dict[str, float] = {
 }
 
 _FORBID = ConfigDict(extra="forbid")
-NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+#: Largest time in a scenario, minutes (10 years): times, durations and repair times are bounded so
+#: that the start plus any of them stays a valid timestamp; sampled repair times are clipped to it.
+MAX_MINUTES = 10 * 365 * 24 * 60
+#: Largest number of faults, storm faults, Monte-Carlo runs; largest crew count.
+MAX_FAULTS, MAX_RUNS, MAX_CREWS = 100_000, 100_000, 1_000
+NonNeg = Annotated[float, Field(ge=0, le=MAX_MINUTES, allow_inf_nan=False)]
+Coord = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
 
 
 # --------------------------------------------------------------------------- pieces
@@ -112,7 +118,7 @@ class Distribution(BaseModel):
 
     model_config = _FORBID
     dist: DistKind
-    params: dict[str, NonNeg] = Field(default_factory=dict)
+    params: dict[str, NonNeg] = Field(default_factory=dict, validate_default=True)
 
     @field_validator("params")
     @classmethod
@@ -129,6 +135,8 @@ class Distribution(BaseModel):
             raise ValueError(f"{kind.value} needs {', '.join(need)}; {got}")
         if kind is DistKind.LOGNORMAL and params["median_min"] <= 0:
             raise ValueError("lognormal median_min must be > 0")
+        if kind is DistKind.LOGNORMAL and params["sigma"] > 5:
+            raise ValueError(f"lognormal sigma (of the log) must be <= 5, got {params['sigma']:g}")
         if kind is DistKind.EXPONENTIAL and params["mean_min"] <= 0:
             raise ValueError("exponential mean_min must be > 0")
         if kind is DistKind.UNIFORM and params["high_min"] < params["low_min"]:
@@ -149,10 +157,12 @@ class Distribution(BaseModel):
         if self.dist is DistKind.FIXED:
             return np.full(n, p["value_min"], dtype=np.float64)
         if self.dist is DistKind.EXPONENTIAL:
-            return rng.exponential(p["mean_min"], n)
-        if self.dist is DistKind.LOGNORMAL:
-            return rng.lognormal(math.log(p["median_min"]), p["sigma"], n)
-        return rng.uniform(p["low_min"], p["high_min"], n)
+            out = rng.exponential(p["mean_min"], n)
+        elif self.dist is DistKind.LOGNORMAL:
+            out = rng.lognormal(math.log(p["median_min"]), p["sigma"], n)
+        else:
+            out = rng.uniform(p["low_min"], p["high_min"], n)
+        return np.minimum(out, MAX_MINUTES)  # a long tail stays a valid time
 
 
 def _number_or_mapping(value: Any) -> str:
@@ -193,7 +203,8 @@ class PlannedOutage(BaseModel):
     elements: list[ElementRef] = Field(min_length=1)
     start_min: NonNeg = Field(description="minutes after the scenario start")
     end_min: NonNeg = Field(description="minutes after the scenario start, after start_min")
-    notice_days: NonNeg = Field(5.0, description="days ahead the affected customers are told")
+    notice_days: float = Field(5.0, ge=0, le=3650, allow_inf_nan=False,
+                               description="days ahead the affected customers are told")
 
     @field_validator("end_min")
     @classmethod
@@ -208,7 +219,7 @@ class PoissonCount(BaseModel):
     """A Poisson-distributed number of faults: ``{poisson: 20}`` (the mean)."""
 
     model_config = _FORBID
-    poisson: float = Field(gt=0, allow_inf_nan=False)
+    poisson: float = Field(gt=0, le=MAX_FAULTS, allow_inf_nan=False)
 
 
 class ElementWeights(BaseModel):
@@ -241,9 +252,9 @@ class Footprint(BaseModel):
     no coordinates."""
 
     model_config = _FORBID
-    center_km: tuple[float, float]
-    radius_km: float = Field(gt=0, allow_inf_nan=False)
-    intensity: float = Field(1.0, gt=0, allow_inf_nan=False)
+    center_km: tuple[Coord, Coord]
+    radius_km: float = Field(gt=0, le=1e5, allow_inf_nan=False)
+    intensity: float = Field(1.0, gt=0, le=1e6, allow_inf_nan=False)
     outside: NonNeg = 0.0
     profile: Literal["flat", "linear"] = "flat"
 
@@ -253,7 +264,7 @@ class StormSpec(BaseModel):
 
     model_config = _FORBID
     n_faults: Annotated[
-        Union[Annotated[int, Field(ge=0), Tag("number")], Annotated[PoissonCount, Tag("mapping")]],
+        Union[Annotated[int, Field(ge=0, le=MAX_FAULTS), Tag("number")], Annotated[PoissonCount, Tag("mapping")]],
         Discriminator(_number_or_mapping),
     ] = Field(description="a fixed number or {poisson: MEAN}")
     duration_min: NonNeg = Field(360.0, description="faults occur uniformly over this many minutes from the start")
@@ -294,12 +305,12 @@ def _check_depot(value: Any) -> Any:
         try:
             return int(bus)
         except ValueError:
-            raise ValueError(f"a depot is a bus id (58 or bus:58) or [x_km, y_km], got {value!r}") from None
+            raise ValueError(f"a depot is a bus id (58 or bus:58) or [x_km, y_km], got {brief(value)}") from None
     return value
 
 
-Depot = Annotated[Union[Annotated[int, Field(ge=0)], Annotated[str, Field(pattern=r"^(bus:)?[0-9]+$")],
-                        tuple[float, float]],
+Depot = Annotated[Union[Annotated[int, Field(ge=0, le=2**62)],
+                        Annotated[str, Field(pattern=r"^(bus:)?[0-9]{1,18}$")], tuple[Coord, Coord]],
                   Field(description="bus id (58 or \"bus:58\") or [x_km, y_km]")]
 
 
@@ -307,11 +318,11 @@ class Crews(BaseModel):
     """Repair crews: ``count`` crews at ``depots`` (one for all or one per crew; default the source bus)."""
 
     model_config = _FORBID
-    count: int = Field(2, ge=1)
-    depots: list[Depot] = Field(default_factory=list)
-    speed_kmh: float | None = Field(None, gt=0, allow_inf_nan=False,
+    count: int = Field(2, ge=1, le=MAX_CREWS)
+    depots: list[Depot] = Field(default_factory=list, max_length=MAX_CREWS)
+    speed_kmh: float | None = Field(None, gt=0, le=1e4, allow_inf_nan=False,
                                     description="default: model.yaml switching.crew_speed_kmh, else 40")
-    shift_h: float = Field(12.0, gt=0, allow_inf_nan=False)
+    shift_h: float = Field(12.0, gt=0, le=1e4, allow_inf_nan=False)
 
     @field_validator("depots", mode="before")
     @classmethod
@@ -333,7 +344,7 @@ def _check_strategy(name: str) -> str:
     from gridsim.restore.schedule import STRATEGIES
 
     if name not in STRATEGIES:
-        raise ValueError(f"unknown strategy {name!r}; known: {', '.join(sorted(STRATEGIES))}")
+        raise ValueError(f"unknown strategy {brief(name)}; known: {', '.join(sorted(STRATEGIES))}")
     return name
 
 
@@ -341,20 +352,39 @@ class Scenario(BaseModel):
     """A what-if scenario (see ``docs/scenarios.md``)."""
 
     model_config = ConfigDict(extra="forbid", title="gridsim scenario")
-    name: str | None = None
-    description: str | None = None
-    model: str = Field(description="bundled name, simbench:CODE, synth:N[:SEED], or a pandapower JSON file / "
+    name: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=10_000)
+    model: str = Field(max_length=4096,
+                       description="bundled name, simbench:CODE, synth:N[:SEED], or a pandapower JSON file / "
                                    "model folder (relative to the scenario file)")
-    customers: str | None = Field(None, description="customers CSV (relative to the scenario file)")
-    start: datetime = Field(DEFAULT_START, description="wall-clock time of t = 0")
-    faults: list[Fault] = Field(default_factory=list)
-    planned: list[PlannedOutage] = Field(default_factory=list)
+    customers: str | None = Field(None, max_length=4096, description="customers CSV (relative to the scenario file)")
+    start: datetime = Field(DEFAULT_START, description="wall-clock time of t = 0 (1970 to 2200)")
+    faults: list[Fault] = Field(default_factory=list, max_length=MAX_FAULTS)
+    planned: list[PlannedOutage] = Field(default_factory=list, max_length=MAX_FAULTS)
     storm: StormSpec | None = None
     crews: Crews = Field(default_factory=Crews)
     strategies: list[Annotated[str, AfterValidator(_check_strategy)]] = Field(
         default_factory=lambda: ["wspt"], min_length=1)
-    runs: int = Field(1, ge=1, description="Monte-Carlo runs (storms sampled per run)")
-    seed: int = Field(0, ge=0)
+    runs: int = Field(1, ge=1, le=MAX_RUNS, description="Monte-Carlo runs (storms sampled per run)")
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+
+    @field_validator("start")
+    @classmethod
+    def _start_in_range(cls, t: datetime) -> datetime:
+        naive = t.replace(tzinfo=None)
+        if not datetime(1970, 1, 1) <= naive <= datetime(2200, 1, 1):
+            raise ValueError(f"start must lie between 1970 and 2200, got {t.isoformat()}")
+        return t
+
+    @field_validator("faults")
+    @classmethod
+    def _faults_once(cls, faults: list) -> list:
+        seen: set[str] = set()
+        for f in faults:
+            if f.element in seen:
+                raise ValueError(f"fault {f.element} is given twice; list every faulted element once")
+            seen.add(f.element)
+        return faults
 
     _path: Path | None = PrivateAttr(None)
     _text: str | None = PrivateAttr(None)
@@ -425,6 +455,7 @@ def _yaml_line(node: yaml.Node | None, loc: tuple) -> tuple[int | None, tuple]:
 def _field_path(loc: tuple) -> str:
     out = ""
     for part in loc:
+        part = part if isinstance(part, int) else printable(part)
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
 
@@ -460,11 +491,17 @@ def _unwrap(t) -> list:
     return [t]
 
 
+def _cut(text: str, limit: int) -> str:
+    """``text`` on one line, at most ``limit`` characters."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _describe(err: dict, loc: tuple) -> str:
     kind, msg, value = err["type"], err["msg"], err.get("input")
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
-        return f"unknown key {loc[-1]!r}" + (f"; expected one of: {', '.join(allowed)}" if allowed else "")
+        return f"unknown key {brief(loc[-1])}" + (f"; expected one of: {', '.join(allowed)}" if allowed else "")
     if kind == "missing":
         return "missing; this field is required"
     msg = msg.removeprefix("Value error, ")
@@ -473,8 +510,8 @@ def _describe(err: dict, loc: tuple) -> str:
                         ("greater than", ">"), ("less than", "<")):
         msg = msg.replace(words, sign)
     if kind in ("value_error", "assertion_error") or isinstance(value, (dict, list)):
-        return msg
-    return f"{msg}, got {value!r}"
+        return _cut(msg, 300)
+    return f"{_cut(msg, 300)}, got {brief(value)}"
 
 
 def _error_line(path: Path, text: str, root: yaml.Node | None, err: dict) -> str:
@@ -494,16 +531,29 @@ def _best_error(errors: list[dict]) -> dict:
 
 
 def parse_scenario(text: str, path: str | Path = "<scenario>") -> Scenario:
-    """Parse scenario YAML ``text`` (``path`` names it in errors)."""
+    """Parse scenario YAML ``text`` (``path`` names it in errors; at most ``GRIDSIM_MAX_INPUT_MB``)."""
+    from gridsim.errors import InputTooLargeError
+    from gridsim.model.limits import check_text_size
+
     path = Path(path)
+    if not isinstance(text, str):
+        raise ScenarioError(f"{path.name}: expected the scenario as text, got {type(text).__name__}")
+    try:
+        check_text_size(text, path.name)
+    except InputTooLargeError as exc:
+        raise ScenarioError(str(exc)) from None
     try:
         data = yaml.safe_load(text)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ScenarioError(f"{path.name}{where}: malformed YAML: {problem}") from None
+        problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["unreadable"])[0]
+        raise ScenarioError(f"{path.name}{where}: malformed YAML: {_cut(problem, 200)}") from None
+    except RecursionError:
+        raise ScenarioError(f"{path.name}: malformed YAML: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ScenarioError(f"{path.name}: malformed YAML: {_cut(str(exc), 200)}") from None
     if not isinstance(data, dict):
         found = "nothing" if data is None else type(data).__name__
         raise ScenarioError(f"{path.name} line 1: expected a mapping with at least 'model', found {found}")
@@ -521,13 +571,19 @@ def parse_scenario(text: str, path: str | Path = "<scenario>") -> Scenario:
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; :class:`ScenarioError` (one line) on any mistake."""
+    from gridsim.errors import InputTooLargeError
+    from gridsim.model.limits import check_file_size
+
     path = Path(path)
     try:
+        check_file_size(path, "GRIDSIM_MAX_INPUT_MB")
         text = path.read_text(encoding="utf-8")
+    except InputTooLargeError as exc:
+        raise ScenarioError(str(exc)) from None
     except FileNotFoundError:
         raise ScenarioError(f"{path}: scenario file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path.name}: cannot read: {exc}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ScenarioError(f"{_cut(path.name, 200)}: cannot read: {_cut(str(exc), 200)}") from None
     return parse_scenario(text, path)
 
 
