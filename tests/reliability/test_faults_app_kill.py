@@ -47,7 +47,7 @@ class PrivateRedis:
 
     def __init__(self, folder: Path):
         if shutil.which("redis-server") is None:
-            pytest.skip("redis-server binary not installed")
+            pytest.fail("redis-server binary not installed: .ci/run installs it (apt-get install redis-server)")
         self.folder = folder
         self.port = free_port()
         self.proc = None

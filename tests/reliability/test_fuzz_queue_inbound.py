@@ -162,7 +162,7 @@ def _redis_up() -> bool:
 @pytest.mark.parametrize("size", fuzzkit.SIZES)
 def test_fuzz_inbound_queue(size, kind, tiny_topo, tmp_path):
     if kind == "redis" and not _redis_up():
-        pytest.skip(f"no Redis server at {REDIS_URL}")
+        pytest.fail(f"no Redis server at {REDIS_URL}: start redis-server (.ci/run does)")
     seqs = st.lists(inbound_message(), min_size=1, max_size=3)
     run_fuzz(f"grid.events via drain ({kind})", seqs, lambda c: check_inbound(c, kind, tiny_topo, tmp_path),
              size, examples=(100, 2000))

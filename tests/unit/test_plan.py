@@ -616,7 +616,7 @@ def test_cli_plan_table(capsys):
 
 @pytest.mark.parametrize("args, needle", [
     (["--fault", "line:999", "--crews", "2"], "line 999 does not exist"),
-    (["--fault", "line:1", "--crews", "0"], "no crews"),
+    (["--fault", "line:1", "--crews", "0"], "--crews 0"),
     (["--fault", "line:1=-5", "--crews", "1"], ">= 0"),
     (["--fault", "line:1=abc", "--crews", "1"], "line:1=abc"),
     (["--fault", "line:1", "--crews", "1", "--strategy", "magic"], "magic"),
