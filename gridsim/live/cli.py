@@ -109,7 +109,7 @@ def register(app: typer.Typer) -> None:
         old = signal.signal(signal.SIGTERM, _sigterm)
         t0 = time.monotonic()
         out.print(f"[bold]{engine.topo.name}[/bold]: live engine on {engine.queue.url}, state in {db_path}"
-                  + (f"; resuming after {len(engine._seen)} events" if engine._seen else ""))
+                  + (f"; resuming after {engine.events_applied} events" if engine.events_applied else ""))
         try:
             if events is not None:
                 def show(e, r):

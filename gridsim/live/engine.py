@@ -34,6 +34,7 @@ import heapq
 import json
 import math
 import threading
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,11 @@ class LiveOptions:
     return_switching_min: float = 15.0
     #: Minutes from reaching an unassigned outage to ETR when no planner result is available.
     default_dispatch_min: float = 60.0
+    #: Closed outages (restored or cancelled) kept in memory - in snapshots, the Outages page and the CMI
+    #: sum they stay counted - at most this many and at most ``keep_closed_hours`` after they closed; older
+    #: ones, with their work orders, live on in the database only (``gridsim outages`` reads it).
+    keep_closed_outages: int = 1000
+    keep_closed_hours: float = 24.0
 
 
 @dataclass(frozen=True)
@@ -247,6 +253,7 @@ class LiveEngine:
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._init_static()
+        self._static_keys = frozenset(vars(self)) | {"_static_keys"}   # shared with forks, never changed
         self._reset_state()
         # queue and store
         self.queue = None
@@ -334,7 +341,11 @@ class LiveEngine:
         self.node_pred = np.full(t.n_node, -1, np.int64)    # predicted outage index per node
         self._supplied = self._base.supplied.copy()
         self.outages: dict[str, _Outage] = {}
-        self._outage_list: list[_Outage] = []
+        self._outage_list: dict[int, _Outage] = {}  # by outage index (node_out / node_pred hold indices)
+        self._closed: deque = deque()              # indices of closed outages still in memory, oldest first
+        self._archived = 0                         # closed outages dropped from memory (in the database)
+        self._archived_cmi = 0.0                   # their customer minutes
+        self._archived_planned: set[str] = set()   # planned ids of archived planned outages (not reusable)
         self._active: dict[str, _Outage] = {}      # outages not restored / cancelled
         self._open_wo: dict[str, _WorkOrder] = {}  # work orders open or acknowledged
         self._chains: dict[int, list] = {}         # protective devices above a customer, per topology
@@ -347,12 +358,16 @@ class LiveEngine:
         self._notify_heap: list = []               # (due time, outage idx) of outages not yet notified
         self._due_heap: list = []                  # (due time, work order id) of open work orders
         self._wo_by_outage: dict[str, list] = {}
-        self._seen: set[str] = set()
+        self._seen: set[str] = set()               # recent event ids (all of them while _seen_all)
+        self._seen_fifo: deque = deque()
+        self._seen_all = True                      # False once ids were evicted: look older ones up in the log
+        self.events_applied = 0                    # accepted events in the log
         self.clock: dt.datetime | None = None
         self.version = 0
         self._measurements: dict = {}
         self._series: list = []
         self._n_outage = 0
+        self._n_idx = 0
         self._n_planned = 0
         self._snap = None
         self._init_crews()
@@ -390,7 +405,8 @@ class LiveEngine:
             ev = parse_event(body)
             ch = _Changes()
             self._apply_checked(ev, ch)     # the log only holds events that applied
-            self._seen.add(event_id)
+            self._mark_seen(event_id)
+            self._archive()
 
     # -------------------------------------------------------------- public API
     def apply(self, event, *, source: str = "api") -> ApplyResult:
@@ -421,6 +437,7 @@ class LiveEngine:
             for event in events:
                 results.append(self._apply_one(event, source, pending))
             self._commit(pending)
+            self._archive()
         return results
 
     def _apply_one(self, event, source: str, pending: list) -> ApplyResult:
@@ -429,7 +446,7 @@ class LiveEngine:
         except EventError as e:
             self._record_reject(event, str(e), source)
             return ApplyResult(False, _raw_id(event), str(e))
-        if ev.id in self._seen:
+        if self._is_seen(ev.id):
             reason = f"event {ev.id}: duplicate event id (already applied)"
             self._record_reject(event, reason, source)
             return ApplyResult(False, ev.id, reason)
@@ -462,7 +479,7 @@ class LiveEngine:
             self._snap = None
             return ApplyResult(True, ev.id)
         self._finish(ch)
-        self._seen.add(ev.id)
+        self._mark_seen(ev.id)
         pending.append((ev.id, ev.type, ev.time.isoformat(), ev.model_dump_json(), ch))
         return ApplyResult(True, ev.id, "", len(ch.messages), tuple(ch.touched))
 
@@ -505,17 +522,82 @@ class LiveEngine:
     def fork(self) -> "LiveEngine":
         """A private in-memory copy of the live state (no database, no queue): what-if events applied to it
         reach neither the live state nor the queues; its messages collect in ``.sent``."""
+        import copy
         with self._lock:
-            rows = self.store.events() if self.store is not None else list(self._log)
             twin = LiveEngine(self.topo, db=":memory:", options=self.options)
-            for event_id, body in rows:
-                twin._apply_checked(parse_event(body), _Changes())
-                twin._seen.add(event_id)
-                twin._log.append((event_id, body))
+            # the state is copied (not replayed from the log: a fork costs the same after a day of events);
+            # what never changes is shared, the I/O and the caches stay the twin's own
+            own = {"queue", "store", "sent", "_log", "_rejected_mem", "_lock", "_cond", "_snap", "_chains",
+                   "_elem_cache"}
+            state = {k: v for k, v in vars(self).items() if k not in self._static_keys and k not in own}
+            memo = {id(getattr(self, k)): getattr(self, k) for k in self._static_keys}
+            twin.__dict__.update(copy.deepcopy(state, memo))
+            twin._seen_all = self._seen_all and self.store is None   # older ids: the twin has no log to ask
+            twin.version = self.version
             return twin
 
+    def _fork_by_replay(self) -> "LiveEngine":
+        """The fork by definition: a fresh engine replaying the accepted-event log (tests compare
+        :meth:`fork` with it)."""
+        with self._lock:
+            rows = list(self.store.events()) if self.store is not None else list(self._log)
+        twin = LiveEngine(self.topo, db=":memory:", options=self.options)
+        for event_id, body in rows:
+            twin._apply_checked(parse_event(body), _Changes())
+            twin._mark_seen(event_id)
+            twin._log.append((event_id, body))
+        return twin
+
     def has_event(self, event_id: str) -> bool:
-        return event_id in self._seen
+        return self._is_seen(event_id)
+
+    #: event ids kept in memory for duplicate detection; older ones are looked up in the event log
+    SEEN_WINDOW = 50_000
+
+    def _mark_seen(self, event_id: str) -> None:
+        self._seen.add(event_id)
+        self._seen_fifo.append(event_id)
+        self.events_applied += 1
+        if self.store is not None and len(self._seen_fifo) > self.SEEN_WINDOW:
+            self._seen.discard(self._seen_fifo.popleft())
+            self._seen_all = False
+
+    def _is_seen(self, event_id: str) -> bool:
+        if event_id in self._seen:
+            return True
+        if self._seen_all or self.store is None:
+            return False
+        return self.store.has_event(event_id)
+
+    def _archive(self) -> None:
+        """Drop closed outages beyond ``keep_closed_outages`` / ``keep_closed_hours`` (and their work
+        orders) from memory: a long-running engine keeps a bounded state. Their records stay in the database."""
+        keep, hours = self.options.keep_closed_outages, self.options.keep_closed_hours
+        old = self.clock - dt.timedelta(hours=hours) if self.clock is not None else None
+        closed = self._closed
+        while closed:
+            o = self._outage_list.get(closed[0])
+            if o is not None and len(closed) <= keep and (old is None or o.end is None or o.end > old):
+                break
+            closed.popleft()
+            if o is None or o.status not in ("restored", "cancelled"):
+                continue
+            n = o.nodes
+            if (n.size and (self.node_out[n] == o.idx).any()) or o.id in self._faulted.values() \
+                    or o.id in self._planned_out.values():
+                continue                 # still referenced by the state (cannot happen once closed): keep it
+            if n.size:
+                self.node_pred[n[self.node_pred[n] == o.idx]] = -1
+            del self._outage_list[o.idx]
+            self.outages.pop(o.id, None)
+            if o.type == "planned":
+                self._archived_planned.add(o.id)
+            if not (o.type == "predicted" or o.momentary or o.status == "scheduled"):
+                self._archived_cmi += o.cmi_done
+            for wid in self._wo_by_outage.pop(o.id, ()):
+                self.work_orders.pop(wid, None)
+                self._open_wo.pop(wid, None)
+            self._archived += 1
 
     def rejected(self, limit: int = 50) -> list[dict]:
         return self.store.rejected(limit) if self.store is not None else list(self._rejected_mem[-limit:])
@@ -544,7 +626,8 @@ class LiveEngine:
         rows = self.store.events() if self.store is not None else list(self._log)
         for event_id, body in rows:
             self._apply_checked(parse_event(body), _Changes())
-            self._seen.add(event_id)
+            self._mark_seen(event_id)
+            self._archive()
         del seen
         self.version += 1
         self._snap = None
@@ -775,11 +858,12 @@ class LiveEngine:
         if oid is None:
             self._n_outage += 1
             oid = f"O{self._n_outage}"
-        o = _Outage(id=oid, idx=len(self._outage_list), type=type_, cause=cause, device=device,
+        o = _Outage(id=oid, idx=self._n_idx, type=type_, cause=cause, device=device,
                     fault_element=element, fault_pos=fault_pos, status=status, start=self._now,
                     nodes=np.zeros(0, np.int64))
         self.outages[oid] = o
-        self._outage_list.append(o)
+        self._outage_list[o.idx] = o
+        self._n_idx += 1
         self._active[oid] = o
         if type_ != "planned":
             heapq.heappush(self._notify_heap, (self._now + dt.timedelta(seconds=self.options.notify_after_s), o.idx))
@@ -802,6 +886,7 @@ class LiveEngine:
         o.status = status
         if status in ("restored", "cancelled"):
             self._active.pop(o.id, None)
+            self._closed.append(o.idx)
         self._history(o, ch, status, detail)
         if status in ("dispatched", "on_site", "isolated", "repaired") and o.notified:
             self._progress(o, status, detail, ch)
@@ -820,6 +905,7 @@ class LiveEngine:
         if p.status == "predicted":
             p.status = "cancelled"
             self._active.pop(p.id, None)
+            self._closed.append(p.idx)
             p.end = self._now
             self._history(p, ch, "cancelled", why)
             for wid in self._wo_by_outage.get(p.id, ()):
@@ -1036,7 +1122,7 @@ class LiveEngine:
 
     def _on_planned_outage_scheduled(self, ev, ch: _Changes) -> None:
         oid = f"P-{ev.planned_id}"
-        if oid in self.outages:
+        if oid in self.outages or oid in self._archived_planned:
             raise EventRejected(f"event {ev.id}: planned outage {ev.planned_id} is already scheduled")
         if ev.end <= ev.start:
             raise EventRejected(f"event {ev.id}: end {ev.end.isoformat()} is not after start {ev.start.isoformat()}")
@@ -1137,8 +1223,8 @@ class LiveEngine:
         heap = self._notify_heap
         while heap and heap[0][0] <= now:
             _, idx = heapq.heappop(heap)
-            o = self._outage_list[idx]
-            if o.notified or o.status in ("restored", "cancelled") or o.type == "planned":
+            o = self._outage_list.get(idx)
+            if o is None or o.notified or o.status in ("restored", "cancelled") or o.type == "planned":
                 continue
             if now - o.start < wait:                 # its start moved (planned) - look again later
                 heapq.heappush(heap, (o.start + wait, idx))
@@ -1649,7 +1735,7 @@ class LiveEngine:
         cols = ["outage_id", "type", "cause", "device", "status", "customers", "customers_out", "critical", "start",
                 "etr", "owner", "deadline"]
         with self._lock:
-            rows = [self._outage_dict(o) for o in self._outage_list]
+            rows = [self._outage_dict(o) for o in self._outage_list.values()]
         return pd.DataFrame([{c: r[c] for c in cols} for r in rows], columns=cols)
 
     def work_order_table(self, *, open_only: bool = False) -> pd.DataFrame:
@@ -1676,7 +1762,7 @@ class LiveEngine:
             for i in np.nonzero(self.switch_closed != t.switch_closed)[0]:
                 open_dev.append(f"switch:{int(t.switch_ids[i])}")
             open_dev += [str(t.dev_ids[r]) for r in sorted(self._dev_open)]
-            outages = tuple(self._outage_dict(o) for o in self._outage_list)
+            outages = tuple(self._outage_dict(o) for o in self._outage_list.values())
             wos = tuple(self.work_order_table().to_dict("records"))
             crews = tuple({"crew_id": c.id, "status": c.status, "outage_id": c.outage,
                            "bus": int(t.bus_ids[t.node_bus_row[c.node]]) if t.node_bus_row[c.node] >= 0 else None,
@@ -1693,7 +1779,7 @@ class LiveEngine:
                     "crews_free": sum(1 for c in self.crews.values() if c.status == "available"),
                     "open_work_orders": sum(1 for w in self.work_orders.values() if w.status in ("open", "acknowledged")),
                     "overdue_work_orders": sum(1 for w in wos if w["overdue"]),
-                    "cmi": self._cmi()}
+                    "cmi": self._cmi(), "archived_outages": self._archived}
             self._snap = Snapshot(version=self.version, time=self.clock, model=t.name, bus_ids=t.bus_ids,
                                   bus_energized=sup, bus_outage=bus_outage,
                                   faulted=tuple(t.element_label(p) for p in sorted(self._faulted)),
@@ -1706,8 +1792,8 @@ class LiveEngine:
         """Customer minutes interrupted so far (sustained outages, up to the clock)."""
         if self.clock is None:
             return 0.0
-        total = 0.0
-        for o in self._outage_list:
+        total = self._archived_cmi
+        for o in self._outage_list.values():
             if o.type == "predicted" or o.momentary or o.status == "scheduled":
                 continue
             total += o.cmi_done

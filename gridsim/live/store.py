@@ -97,8 +97,16 @@ class LiveStore:
                 raise LiveStoreError(f"{self.path}: cannot write: {e}") from None
 
     def events(self):
-        """Accepted events in order: (event_id, body)."""
-        return self.conn.execute("SELECT event_id, body FROM live_events ORDER BY seq").fetchall()
+        """Accepted events in order: (event_id, body), read in chunks (a long log is never all in memory)."""
+        cur = self.conn.execute("SELECT event_id, body FROM live_events ORDER BY seq")
+        while True:
+            rows = cur.fetchmany(2000)
+            if not rows:
+                return
+            yield from rows
+
+    def has_event(self, event_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM live_events WHERE event_id = ?", (event_id,)).fetchone() is not None
 
     def count(self, table: str) -> int:
         return int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608 (fixed names)
