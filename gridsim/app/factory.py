@@ -7,6 +7,7 @@ from dash import Dash
 
 from gridsim.app import shell_callbacks, shell_layout
 from gridsim.app.auth import Users, install_auth, load_users
+from gridsim.app.guard import install_request_guard
 from gridsim.app.pages import PAGES
 
 __all__ = ["build_app", "ASSETS"]
@@ -22,6 +23,7 @@ def build_app(service, users: Users | None = None, *, secret_key: str | None = N
     app.scripts.config.serve_locally = True
     app.css.config.serve_locally = True
     install_auth(app, users if users is not None else load_users(), secret_key=secret_key)
+    install_request_guard(app)          # after the sign-in check: anonymous callers get 401 first
     app.layout = shell_layout.layout(PAGES, poll_ms=service.config.poll_ms)
     shell_callbacks.register_callbacks(app, service, PAGES)
     for page in PAGES:

@@ -6,6 +6,7 @@ from dash import Input, Output, State, ctx, html
 from dash.exceptions import PreventUpdate
 
 from gridsim.app.auth import operator_callback
+from gridsim.app.guard import mapping, text, texts
 from gridsim.app.figures import history_rows, outage_rows, switching_plan_rows
 from gridsim.app.outages_layout import table
 
@@ -66,20 +67,22 @@ def register_callbacks(app, service) -> None:
                   Input("poll", "n_intervals"), Input("outages-active", "value"), State("outages-v", "data"))
     def refresh(_n, active, shown):
         snap = service.snapshot()
-        key = [snap.version, sorted(active or [])]
+        active = texts(active)
+        key = [snap.version, sorted(active)]
         if shown == key:
             raise PreventUpdate
         crews = [{"label": f"{c['crew_id']} ({c['status']}" + (f", {c['outage_id']}" if c.get("outage_id") else "")
                   + ")", "value": c["crew_id"]} for c in snap.crews]
         audit = [{k: r[k] for k in ("time", "actor", "action", "target", "detail")} for r in service.audit(50)]
-        return (outage_rows(snap, active_only="active" in (active or [])), work_order_rows(snap), crews, audit, key)
+        return (outage_rows(snap, active_only="active" in active), work_order_rows(snap), crews, audit, key)
 
     @app.callback(Output("selected-outage", "data"),
                   Input("outages-table", "selected_row_ids"), Input("outages-table", "active_cell"),
                   State("selected-outage", "data"), prevent_initial_call=True)
     def select(row_ids, cell, current):
         props = {t["prop_id"] for t in ctx.triggered}
-        if "outages-table.active_cell" in props and (cell or {}).get("row_id"):
+        row_ids, cell = texts(row_ids), mapping(cell)
+        if "outages-table.active_cell" in props and text(cell.get("row_id")):
             new = cell["row_id"]           # a click anywhere in a row selects it
         else:
             new = row_ids[0] if row_ids else None
@@ -90,6 +93,7 @@ def register_callbacks(app, service) -> None:
     @app.callback(Output("outages-table", "selected_row_ids"), Input("selected-outage", "data"),
                   State("outages-table", "selected_row_ids"))
     def show_selected(selected, rows):
+        selected = text(selected)
         want = [selected] if selected else []
         if (rows or []) == want:
             raise PreventUpdate
@@ -98,6 +102,7 @@ def register_callbacks(app, service) -> None:
     @app.callback(Output("outage-details", "children"), Output("outage-details-v", "data"),
                   Input("selected-outage", "data"), Input("poll", "n_intervals"), State("outage-details-v", "data"))
     def details(selected, _n, shown):
+        selected = text(selected)
         if not selected:
             raise PreventUpdate
         snap = service.snapshot()
@@ -111,6 +116,7 @@ def register_callbacks(app, service) -> None:
     def dispatch(user, n, crew, outage):
         if not n:
             raise PreventUpdate
+        crew, outage = text(crew), text(outage)
         if not crew or not outage:
             return html.Span("choose a crew and select an outage first", className="err")
         r = service.operator_event(user, {"type": "crew_status", "crew_id": str(crew), "status": "dispatched",
@@ -124,6 +130,7 @@ def register_callbacks(app, service) -> None:
     def acknowledge(user, n, ids):
         if not n:
             raise PreventUpdate
+        ids = texts(ids)
         if not ids:
             return html.Span("select one or more work orders first", className="err")
         done, bad = [], []

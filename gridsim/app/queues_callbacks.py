@@ -5,6 +5,7 @@ import json
 
 from dash import Input, Output, html
 
+from gridsim.app.guard import text, texts
 from gridsim.queues import render_message
 
 __all__ = ["register_callbacks", "message_lines"]
@@ -36,10 +37,11 @@ def register_callbacks(app, service) -> None:
                   Input("poll", "n_intervals"))
     def messages(queue, raw, limit, _n):
         known = {s.queue for s in service.queue_stats()}
+        queue = text(queue)
         if not queue or queue not in known:
             return [html.Div("choose a queue", className="status")], []
         limit = int(limit) if limit in (10, 20, 50, 100) else 20
-        raw = "raw" in (raw or [])
+        raw = "raw" in texts(raw)
         dead = service.dead_letters(queue, 10)
         dead_lines = [html.Div(f"{d.get('dead_at', '')}  {d.get('reason', '')}  (delivered {d.get('deliveries')}x)  "
                                + (json.dumps(d.get("message"), default=str) if raw else

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dash import Input, Output, html
 
 from gridsim.app.auth import current_user
+from gridsim.app.guard import text
 
 __all__ = ["register_callbacks"]
 
@@ -14,6 +15,7 @@ def register_callbacks(app, service, pages) -> None:
     @app.callback(Output("page", "children"), *[Output(f"nav-{p.key}", "className") for p in pages],
                   Input("url", "pathname"))
     def route(pathname):
+        pathname = text(pathname, 2000)
         page = by_path.get(pathname or "/")
         if page is None:
             body = html.Div([html.H3("Not found"), html.P(f"No page at {pathname}; see the links above.")],

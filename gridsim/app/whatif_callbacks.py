@@ -6,6 +6,7 @@ from dash import Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
 from gridsim.app.auth import current_user, operator_callback
+from gridsim.app.guard import mapping, text, texts
 from gridsim.app.figures import whatif_figure
 from gridsim.app.outages_layout import table
 from gridsim.app.whatif import WhatIfError, run_whatif
@@ -102,7 +103,8 @@ def register_callbacks(app, service) -> None:
                   State("whatif-element", "value"))
     def pick_element(search, click, value):
         if ctx.triggered_id == "whatif-map" and click:
-            pt = (click.get("points") or [{}])[0]
+            points = mapping(click).get("points")
+            pt = mapping(points[0]) if isinstance(points, list) and points else {}
             curve, idx = pt.get("curveNumber"), pt.get("pointIndex", pt.get("pointNumber"))
             label = None
             if curve == tr["line points"] and isinstance(idx, int) and 0 <= idx < len(geom.hit_label):
@@ -112,6 +114,7 @@ def register_callbacks(app, service) -> None:
             if label is None:
                 raise PreventUpdate
             return element_options(geom, None, keep=[label]), label
+        search, value = text(search), text(value)
         if not search and ctx.triggered_id == "whatif-element":
             raise PreventUpdate
         return element_options(geom, search, keep=[value] if value else []), no_update
@@ -119,6 +122,7 @@ def register_callbacks(app, service) -> None:
     @app.callback(Output("whatif-switch", "options"), Input("whatif-switch", "search_value"),
                   State("whatif-switch", "value"), prevent_initial_call=True)
     def pick_switch(search, value):
+        search, value = text(search), text(value)
         if not search:
             raise PreventUpdate
         return switch_options(topo, search, keep=[value] if value else [])
@@ -126,9 +130,10 @@ def register_callbacks(app, service) -> None:
     @app.callback(Output("whatif-planned-elements", "options"), Input("whatif-planned-elements", "search_value"),
                   State("whatif-planned-elements", "value"), prevent_initial_call=True)
     def pick_planned(search, values):
+        search = text(search)
         if not search:
             raise PreventUpdate
-        return element_options(geom, search, keep=list(values or []))
+        return element_options(geom, search, keep=texts(values))
 
     @app.callback(Output("whatif-map", "figure"), Input("whatif-map", "id"))
     def init_map(_id):
@@ -173,7 +178,7 @@ def register_callbacks(app, service) -> None:
     def publish(user, n, res):
         if not n:
             raise PreventUpdate
-        ev = (res or {}).get("event")
+        ev = mapping(res).get("event")
         if not isinstance(ev, dict) or ev.get("type") not in PUBLISHABLE:
             return html.Span("run a switch or planned-outage what-if first (faults are not published)",
                              className="err")

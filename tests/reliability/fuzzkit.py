@@ -263,3 +263,19 @@ def compact_net_json(net) -> str:
             if not inner.get("data") and key not in ("bus", "line", "switch", "ext_grid", "load", "trafo"):
                 del obj[key]
     return json.dumps(doc)
+
+
+# --------------------------------------------------------------------------- web app
+
+WEB_PASSWORDS = {"olga": "operator-pw-fuzz", "victor": "viewer-pw-fuzz"}
+
+
+def web_client(app, user: str):
+    """A Flask test client signed in as ``user`` (through the login form, with its CSRF token)."""
+    import re
+    c = app.server.test_client()
+    page = c.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    r = c.post("/login", data={"username": user, "password": WEB_PASSWORDS[user], "csrf": csrf})
+    assert r.status_code == 302
+    return c
