@@ -9,8 +9,11 @@ values themselves are the callbacks' business (each validates what it reads).
 from __future__ import annotations
 
 import json
+import logging
 
 import flask
+
+log = logging.getLogger(__name__)
 
 __all__ = ["install_request_guard", "envelope_error"]
 
@@ -25,9 +28,12 @@ def _dep_ok(item, want: dict | None) -> bool:
     i, p = item.get("id"), item.get("property")
     if not isinstance(p, str) or not isinstance(i, (str, dict)):
         return False
-    if want is not None and isinstance(want.get("id"), str) and (i != want["id"] or p != want["property"]):
-        return False
-    return True
+    if want is None:
+        return True
+    wid = want.get("id")
+    if isinstance(wid, str) and wid.startswith("{"):     # a pattern-matching id (the map's MATCH callback)
+        return isinstance(i, dict) and p == want["property"]
+    return i == wid and p == want["property"]
 
 
 def envelope_error(body, callback_map) -> str | None:
@@ -78,6 +84,8 @@ def install_request_guard(app) -> None:
             why = envelope_error(body, app.callback_map)
         if why is None:
             return None
+        log.warning("refused a callback request: %s (output %s)", why,
+                    str(body.get("output"))[:200] if isinstance(body, dict) else "?")
         return flask.Response(json.dumps({"error": f"bad callback request: {why}"}), status=400,
                               mimetype="application/json")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dash import MATCH, Input, Output, State, no_update
 
 from gridsim.app.figures import kpi_items, map_figure, map_patch, sparkline_figure
+from gridsim.app.guard import mapping, text
 from gridsim.app.map_layout import kpi_cards
 
 __all__ = ["register_callbacks"]
@@ -20,8 +21,10 @@ def register_callbacks(app, service) -> None:
         """Send this browser what changed since the version its map shows (the whole figure if that
         version is no longer known, e.g. after a restart)."""
         snap = service.snapshot()
-        shown = shown or {}
-        hl = selected if isinstance(selected, str) else None
+        shown = mapping(shown)
+        if not isinstance(shown.get("v"), int) or isinstance(shown.get("v"), bool):
+            shown = {**shown, "v": None}          # a version this browser cannot have: send the whole figure
+        hl = text(selected)
         hl_changed = hl != shown.get("hl")
         if shown.get("v") == snap.version and not hl_changed:
             return no_update, no_update

@@ -60,8 +60,9 @@ def whatif_event(kind: str, *, element: str | None = None, action: str = "open",
             start_in, dur = float(start_in_min), float(duration_min)
         except (TypeError, ValueError):
             raise WhatIfError("start and duration must be numbers of minutes") from None
-        if not (math.isfinite(start_in) and math.isfinite(dur)) or start_in < 0 or dur <= 0 or dur > 7 * 1440:
-            raise WhatIfError("start in >= 0 min, duration between 1 min and 7 days")
+        if not (math.isfinite(start_in) and math.isfinite(dur)) or not 0 <= start_in <= 365 * 1440 \
+                or dur <= 0 or dur > 7 * 1440:
+            raise WhatIfError("start in 0 min to 365 days, duration between 1 min and 7 days")
         start = clock + dt.timedelta(minutes=start_in)
         return {"type": "planned_outage_scheduled", "planned_id": f"UI-{uuid.uuid4().hex[:8]}",
                 "elements": list(els), "start": _iso(start), "end": _iso(start + dt.timedelta(minutes=dur)),

@@ -153,6 +153,8 @@ def register_callbacks(app, service) -> None:
         """Read-only: the what-if runs on a fork of the engine; viewers may ask too."""
         if not n:
             raise PreventUpdate
+        kind, element, switch, action = text(kind), text(element), text(switch), text(action)
+        planned, reason = texts(planned), text(reason)
         try:
             if kind == "switch":
                 res = run_whatif(service, "switch", element=switch, action=action or "open")

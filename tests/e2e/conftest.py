@@ -8,7 +8,6 @@ on mv_oberrhein with a fast replay of scenarios/storm_small.yaml; screenshots go
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import threading
 from pathlib import Path
@@ -143,11 +142,3 @@ def signed_in(browser, app_server):
         s.close()
         assert not foreign, f"the page asked hosts other than the app's own: {foreign[:5]}"
         assert not errors, f"JavaScript errors on the page: {errors[:3]}"
-
-
-def copy_to_docs(src: Path, name: str) -> None:
-    """Keep a screenshot for docs/img when GRIDSIM_DOC_SCREENSHOTS=1 (the docs' pictures come from the tests)."""
-    if os.environ.get("GRIDSIM_DOC_SCREENSHOTS") == "1":
-        dst = Path(__file__).resolve().parents[2] / "docs" / "img" / name
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dst)

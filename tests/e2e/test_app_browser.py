@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import time
 
-from conftest import copy_to_docs
+from e2ekit import copy_to_docs
 
 MAP = ".livemap .js-plotly-plot"
 

@@ -24,10 +24,11 @@ def web_app(tmp_path_factory):
     from gridsim.live.replay import scenario_crews, scenario_events
     from gridsim.scenarios import load_scenario
     sc = load_scenario("scenarios/storm_small.yaml")
-    eng = LiveEngine(sc.model, db=":memory:", options={"crews": scenario_crews(sc)})
+    out = tmp_path_factory.mktemp("results")
+    # a database-backed engine, as served (the audit trail is read from it)
+    eng = LiveEngine(sc.model, queue=f"sqlite:///{out}/web.db", options={"crews": scenario_crews(sc)})
     for e in scenario_events(sc)[:80]:            # a storm in progress: outages, crews, work orders
         eng.apply(e)
-    out = tmp_path_factory.mktemp("results")
     svc = LiveService(AppConfig(replay=None, results_dirs=(str(out),), compare_out=str(out)), engine=eng)
     users = Users({"olga": User("olga", Role.OPERATOR, hash_password(fuzzkit.WEB_PASSWORDS["olga"])),
                    "victor": User("victor", Role.VIEWER, hash_password(fuzzkit.WEB_PASSWORDS["victor"]))}, "fuzz")
@@ -37,6 +38,7 @@ def web_app(tmp_path_factory):
     for job in list(getattr(svc, "jobs", {}).values()):
         if hasattr(job, "cancel"):
             job.cancel()
+    eng.close()
 
 
 def pytest_terminal_summary(terminalreporter):

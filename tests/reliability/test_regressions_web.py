@@ -105,3 +105,41 @@ def test_w09_map_click_without_points(web_app):
     r = _call(web_app, key, {"whatif-map.clickData": {"points": "x"}},
               changedPropIds=["whatif-map.clickData"])
     assert r.status_code in (200, 204)
+
+
+def test_w01_pattern_matching_callback_passes_the_guard(web_app):
+    """The live map's MATCH callback, as the renderer sends it (ids as objects), is not refused."""
+    key = next(k for k in web_app[0].callback_map if "livemap" in k)
+    r = _call(web_app, key, {"poll.n_intervals": 1})
+    assert r.status_code in (200, 204), r.get_data(as_text=True)[:300]
+
+
+def test_w10_live_map_version_of_the_wrong_type(web_app):
+    """The live map's shown version from the browser (a Store) not an object, or an unhashable version."""
+    key = next(k for k in web_app[0].callback_map if "livemap" in k)
+    app = web_app[0]
+    cb = app.callback_map[key]
+    for shown in (1, {"v": [1]}, {"v": "x", "hl": 5}):
+        body = {"output": key, "outputs": _outputs(key),
+                "inputs": [{**d, "value": 1 if d["property"] == "n_intervals" else None} for d in _deps(cb["inputs"])],
+                "state": [{**d, "value": shown} for d in _deps(cb["state"])], "changedPropIds": ["poll.n_intervals"]}
+        r = web_app[2]["olga"].post(URL, json=body)
+        assert r.status_code == 200, (shown, r.status_code)
+
+
+@pytest.mark.parametrize("values", [
+    {"whatif-kind.value": "planned", "whatif-planned-elements.value": ["line:5"], "whatif-start.value": 10**30,
+     "whatif-duration.value": 60},
+    {"whatif-kind.value": "planned", "whatif-planned-elements.value": ["line:5"], "whatif-start.value": 1e300,
+     "whatif-duration.value": 60},
+    {"whatif-kind.value": ["fault"], "whatif-element.value": {"a": 1}},
+    {"whatif-kind.value": "switch", "whatif-switch.value": [1], "whatif-action.value": 5},
+])
+def test_w11_whatif_run_with_values_out_of_range(web_app, values):
+    """A planned outage starting 10^30 minutes from now: OverflowError in the date arithmetic (HTTP 500)."""
+    key = next(k for k in web_app[0].callback_map if k.startswith("..whatif-result.data"))
+    version = web_app[1].engine.version
+    r = _call(web_app, key, values)
+    assert r.status_code == 200
+    assert 'whatif-error' in r.get_data(as_text=True)
+    assert web_app[1].engine.version == version
