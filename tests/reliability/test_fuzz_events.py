@@ -143,7 +143,7 @@ def state_of(engine) -> dict:
     return {"version": s.version, "time": s.time, "energized": s.bus_energized.tolist(), "bus_outage": s.bus_outage,
             "faulted": s.faulted, "open_devices": s.open_devices, "outages": s.outages, "work_orders": s.work_orders,
             "crews": s.crews, "kpis": s.kpis, "measurements": s.measurements, "sent": len(engine.sent),
-            "events": len(engine.store.events()) if engine.store is not None else None,
+            "events": engine.store.count("live_events") if engine.store is not None else None,
             "seen": len(engine._seen)}
 
 
