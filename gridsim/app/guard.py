@@ -94,16 +94,24 @@ def install_request_guard(app) -> None:
 # A callback's inputs come from the browser: a hand-made request can put any JSON value anywhere. The
 # callbacks read them through these (a value of the wrong type counts as "nothing chosen").
 
+def _utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")            # a lone surrogate (valid in JSON, not in UTF-8) cannot be sent back
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def text(value, max_len: int = 500) -> str | None:
-    """``value`` if it is a string of at most ``max_len`` characters, else None."""
-    return value if isinstance(value, str) and len(value) <= max_len else None
+    """``value`` if it is a string of at most ``max_len`` characters that UTF-8 can hold, else None."""
+    return value if isinstance(value, str) and len(value) <= max_len and _utf8(value) else None
 
 
 def texts(value, max_items: int = 1000, max_len: int = 500) -> list[str]:
-    """The strings of a list (at most ``max_items``); anything else gives []."""
+    """The strings of a list (at most ``max_items``) as :func:`text` takes them; anything else gives []."""
     if not isinstance(value, list):
         return []
-    return [v for v in value[:max_items] if isinstance(v, str) and len(v) <= max_len]
+    return [v for v in value[:max_items] if text(v, max_len) is not None]
 
 
 def mapping(value) -> dict:

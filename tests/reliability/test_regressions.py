@@ -439,3 +439,23 @@ def test_r37_long_switch_type_in_a_validation_message(tmp_path, tiny_json_text):
     with pytest.raises(ModelValidationError) as e:
         load_json(tmp_path, set_cell(net_doc(tiny_json_text), "switch", 0, "et", "a" * 1000 + "\n"))
     assert len(one_line(e.value, "switch.et")) < 400
+
+
+@pytest.mark.parametrize("table", ["impedance", "vsc", "ward"])
+def test_r38_element_table_given_as_null(tmp_path, tiny_json_text, table):
+    """``"impedance": null`` in net.json loaded, then compile_topology crashed on ``len(None)`` (the same for
+    the power flow's tables). A null element table is now no table at all."""
+    from gridsim.core import compile_topology, sweep_single_faults
+    doc = net_doc(tiny_json_text)
+    doc["_object"][table] = None
+    model = load_json(tmp_path, doc)
+    assert table not in model.net
+    sweep_single_faults(compile_topology(model))
+
+
+def test_r38_element_table_not_a_table(tmp_path, tiny_json_text):
+    doc = net_doc(tiny_json_text)
+    doc["_object"]["impedance"] = 5
+    with pytest.raises(ModelValidationError) as e:
+        load_json(tmp_path, doc)
+    one_line(e.value, "impedance", "must be a table")

@@ -143,3 +143,17 @@ def test_w11_whatif_run_with_values_out_of_range(web_app, values):
     assert r.status_code == 200
     assert 'whatif-error' in r.get_data(as_text=True)
     assert web_app[1].engine.version == version
+
+
+def test_w12_lone_surrogate_echoed_back(web_app):
+    """A selected outage id holding a lone surrogate (valid JSON, not UTF-8) reached the map figure and the
+    response could not be encoded (plotly's orjson: 'str is not valid UTF-8')."""
+    key = next(k for k in web_app[0].callback_map if "livemap" in k)
+    app = web_app[0]
+    cb = app.callback_map[key]
+    body = {"output": key, "outputs": _outputs(key),
+            "inputs": [{**d, "value": 1 if d["property"] == "n_intervals" else "O1\ud800"} for d in _deps(cb["inputs"])],
+            "state": [{**d, "value": None} for d in _deps(cb["state"])], "changedPropIds": ["selected-outage.data"]}
+    data = json.dumps(body)                     # \\ud800 stays escaped: valid JSON text
+    r = web_app[2]["olga"].post(URL, data=data, content_type="application/json")
+    assert r.status_code == 200, r.status_code
