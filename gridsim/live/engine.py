@@ -527,13 +527,11 @@ class LiveEngine:
             twin = LiveEngine(self.topo, db=":memory:", options=self.options)
             # the state is copied (not replayed from the log: a fork costs the same after a day of events);
             # what never changes is shared, the I/O and the caches stay the twin's own
-            own = {"queue", "store", "sent", "_log", "_rejected_mem", "_lock", "_cond", "_snap", "_chains",
-                   "_elem_cache"}
+            own = {"queue", "store", "sent", "_log", "_rejected_mem", "_snap", "_chains"}
             state = {k: v for k, v in vars(self).items() if k not in self._static_keys and k not in own}
             memo = {id(getattr(self, k)): getattr(self, k) for k in self._static_keys}
             twin.__dict__.update(copy.deepcopy(state, memo))
             twin._seen_all = self._seen_all and self.store is None   # older ids: the twin has no log to ask
-            twin.version = self.version
             return twin
 
     def _fork_by_replay(self) -> "LiveEngine":

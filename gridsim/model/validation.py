@@ -12,6 +12,7 @@ indices or customer ids, never row positions. Issue codes:
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import numpy as np
@@ -168,9 +169,7 @@ def check_net_structure(net) -> list[ValidationIssue]:
     issues: list[ValidationIssue] = []
     if not hasattr(net, "keys"):
         return [ValidationIssue("net", "", (), f"not a pandapower network ({type(net).__name__})", "bad_table")]
-    names = list(dict.fromkeys([*REQUIRED_TABLES, *NET_COLUMNS, *NET_OPTIONAL_COLUMNS, *BUS_REFERENCES,
-                                *UNSUPPORTED_ELEMENTS, *_other_tables()]))
-    for name in names:
+    for name in _checked_tables():
         df = net[name] if name in net else None
         if df is None:
             if name in REQUIRED_TABLES:
@@ -224,23 +223,26 @@ def check_net_structure(net) -> list[ValidationIssue]:
     return issues
 
 
-def _other_tables() -> tuple[str, ...]:
-    """Element tables gridsim only looks at (to refuse them or to count them): pandapower's own list and
-    the ones the topology and the power flow refuse."""
+@functools.lru_cache(maxsize=1)
+def _checked_tables() -> tuple[str, ...]:
+    """Every table :func:`check_net_structure` checks: the ones gridsim reads, and the element tables it
+    only looks at (to refuse them or to count them) - pandapower's own list and the ones the topology and
+    the power flow refuse."""
     from pandapower.toolbox import pp_elements
 
     from gridsim.core.topology import UNSUPPORTED_BRANCH_TABLES
     from gridsim.restore.powerflow import UNSUPPORTED_PF_TABLES
-    return tuple(sorted(set(pp_elements(res_elements=False)) | set(UNSUPPORTED_BRANCH_TABLES)
-                        | set(UNSUPPORTED_PF_TABLES)))
+    others = sorted(set(pp_elements(res_elements=False)) | set(UNSUPPORTED_BRANCH_TABLES)
+                    | set(UNSUPPORTED_PF_TABLES))
+    return tuple(dict.fromkeys([*REQUIRED_TABLES, *NET_COLUMNS, *NET_OPTIONAL_COLUMNS, *BUS_REFERENCES,
+                                *UNSUPPORTED_ELEMENTS, *others]))
 
 
 def normalise_net(net) -> None:
     """Give the columns checked by :func:`check_net_structure` their canonical dtypes (in place):
     ids int64, booleans bool, numbers float; an element table given as ``null`` is no table at all
     (dropped). Call only on a net without structure issues."""
-    for name in dict.fromkeys([*NET_COLUMNS, *NET_OPTIONAL_COLUMNS, *BUS_REFERENCES, *UNSUPPORTED_ELEMENTS,
-                               *_other_tables()]):
+    for name in _checked_tables():
         if name in net and net[name] is None and name not in REQUIRED_TABLES:
             del net[name]
     for name in dict.fromkeys([*NET_COLUMNS, *NET_OPTIONAL_COLUMNS]):

@@ -12,18 +12,21 @@ URL = "/_dash-update-component"
 
 
 def _call(web_app, key, values: dict, user: str = "olga", **override):
-    """A well-formed request for callback ``key`` with ``values`` by 'id.property' (others None, clicks 1)."""
+    """A well-formed request for callback ``key`` with ``values`` by 'id.property' (others None, clicks 1); a
+    pattern-matching dependency is named by its id's ``type`` ('livemap-v.data')."""
     app, _, clients, _ = web_app
     cb = app.callback_map[key]
 
     def val(d):
-        name = f"{d['id']}.{d['property']}"
+        name = f"{d['id'] if isinstance(d['id'], str) else d['id']['type']}.{d['property']}"
         return values.get(name, 1 if name.endswith("n_clicks") else None)
     ins, sts = _deps(cb["inputs"]), _deps(cb["state"])
+    first = ins[0]["id"] if isinstance(ins[0]["id"], str) else ins[0]["id"]["type"]
     body = {"output": key, "outputs": _outputs(key), "inputs": [{**d, "value": val(d)} for d in ins],
-            "state": [{**d, "value": val(d)} for d in sts], "changedPropIds": [f"{ins[0]['id']}.{ins[0]['property']}"]}
+            "state": [{**d, "value": val(d)} for d in sts], "changedPropIds": [f"{first}.{ins[0]['property']}"]}
     body.update(override)
-    return clients[user].post(URL, json=body)
+    # json.dumps keeps a lone surrogate escaped ("\\ud800"): valid JSON text, as a hostile client may send
+    return clients[user].post(URL, data=json.dumps(body), content_type="application/json")
 
 
 def test_w01_envelope_not_matching_the_callback_is_400(web_app):
@@ -117,13 +120,8 @@ def test_w01_pattern_matching_callback_passes_the_guard(web_app):
 def test_w10_live_map_version_of_the_wrong_type(web_app):
     """The live map's shown version from the browser (a Store) not an object, or an unhashable version."""
     key = next(k for k in web_app[0].callback_map if "livemap" in k)
-    app = web_app[0]
-    cb = app.callback_map[key]
     for shown in (1, {"v": [1]}, {"v": "x", "hl": 5}):
-        body = {"output": key, "outputs": _outputs(key),
-                "inputs": [{**d, "value": 1 if d["property"] == "n_intervals" else None} for d in _deps(cb["inputs"])],
-                "state": [{**d, "value": shown} for d in _deps(cb["state"])], "changedPropIds": ["poll.n_intervals"]}
-        r = web_app[2]["olga"].post(URL, json=body)
+        r = _call(web_app, key, {"poll.n_intervals": 1, "livemap-v.data": shown})
         assert r.status_code == 200, (shown, r.status_code)
 
 
@@ -149,11 +147,6 @@ def test_w12_lone_surrogate_echoed_back(web_app):
     """A selected outage id holding a lone surrogate (valid JSON, not UTF-8) reached the map figure and the
     response could not be encoded (plotly's orjson: 'str is not valid UTF-8')."""
     key = next(k for k in web_app[0].callback_map if "livemap" in k)
-    app = web_app[0]
-    cb = app.callback_map[key]
-    body = {"output": key, "outputs": _outputs(key),
-            "inputs": [{**d, "value": 1 if d["property"] == "n_intervals" else "O1\ud800"} for d in _deps(cb["inputs"])],
-            "state": [{**d, "value": None} for d in _deps(cb["state"])], "changedPropIds": ["selected-outage.data"]}
-    data = json.dumps(body)                     # \\ud800 stays escaped: valid JSON text
-    r = web_app[2]["olga"].post(URL, data=data, content_type="application/json")
+    r = _call(web_app, key, {"poll.n_intervals": 1, "selected-outage.data": "O1\ud800"},
+              changedPropIds=["selected-outage.data"])
     assert r.status_code == 200, r.status_code
